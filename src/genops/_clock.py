@@ -1,0 +1,56 @@
+"""Time sources. Everything in GenOps reads time through `clock` so tests can pin it."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+
+class Clock:
+    """Wall time (UTC, timezone-aware) and a monotonic counter in nanoseconds."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def monotonic_ns(self) -> int:
+        return time.perf_counter_ns()
+
+
+class FakeClock(Clock):
+    """A clock that only moves when told to. `advance(seconds)` moves both readings."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FakeClock needs a timezone-aware datetime")
+        self._now = start.astimezone(timezone.utc)
+        self._mono = 0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic_ns(self) -> int:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self._now += timedelta(seconds=seconds)
+        self._mono += int(seconds * 1e9)
+
+
+clock: Clock = Clock()
+
+
+def set_clock(new: Clock) -> Clock:
+    """Replace the process clock; returns the previous one."""
+    global clock
+    old, clock = clock, new
+    return old
+
+
+def now() -> datetime:
+    return clock.now()
+
+
+def monotonic_ns() -> int:
+    return clock.monotonic_ns()

@@ -1,0 +1,99 @@
+"""The `genops.yaml` schema (top-level key `genops:`).
+
+Every setting is declared once here. Loading, `${ENV}` interpolation, precedence and error
+messages live in `config_loader.py`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExporterConfig(_Strict):
+    type: Literal["otlp", "console", "none", "prometheus"]
+    endpoint: str | None = None
+    protocol: Literal["grpc", "http"] | None = None  # default: from the endpoint's port (4318 -> http)
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = 10.0
+    port: int | None = None  # prometheus scrape endpoint
+
+
+class ProviderConfig(_Strict):
+    api_key: str | None = None
+    base_url: str | None = None
+    track_embeddings: bool = True
+    auto_instrument: bool = True
+
+
+class AttributionConfig(_Strict):
+    team: str | None = None
+    project: str | None = None
+    customer_id: str | None = None
+    customer_field: str | None = None  # request header carrying the customer id
+    user_field: str | None = None
+    defaults: dict[str, str] = Field(default_factory=dict)  # extra custom attributes
+
+
+class StorageConfig(_Strict):
+    url: str | None = None  # default: sqlite:///<GENOPS_HOME or ~/.genops>/ledger.db
+    counters_url: str | None = None  # redis://... for rate limits and budget counters
+    batch_size: int = 500
+    flush_interval_seconds: float = 0.2
+
+
+class TelemetryConfig(_Strict):
+    customer_id_max_values: int = 100  # metric label cap; the rest become "other"
+    capture_content: bool = False
+    metric_export_interval_seconds: float = 10.0
+
+
+class PriceOverrideConfig(_Strict):
+    model: str
+    provider: str | None = None
+    input_per_million: Decimal | None = None
+    output_per_million: Decimal | None = None
+    cached_input_per_million: Decimal | None = None
+    cache_write_per_million: Decimal | None = None
+    discount_percent: Decimal | None = Field(default=None, ge=0, le=100)
+
+
+class PricingConfig(_Strict):
+    overrides: list[PriceOverrideConfig] = Field(default_factory=list)
+
+
+class PolicyConfig(BaseModel):
+    """One policy as written in YAML; its type-specific fields are validated by `genops.policy`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    type: Literal["budget", "model", "rate_limit", "custom"]
+    enforcement: Literal["WARNING", "BLOCKED", "THROTTLE"] = "BLOCKED"
+
+
+class Settings(_Strict):
+    service_name: str = "genops-app"
+    environment: str = "development"
+    exporters: list[ExporterConfig] = Field(default_factory=list)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    policies: list[PolicyConfig] = Field(default_factory=list)
+    attribution: AttributionConfig = Field(default_factory=AttributionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    pricing: PricingConfig = Field(default_factory=PricingConfig)
+    alerts: dict[str, Any] = Field(default_factory=dict)
+    resource_attributes: dict[str, str] = Field(default_factory=dict)
+
+    # Where the settings came from (not a YAML key).
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    def provider(self, name: str) -> ProviderConfig:
+        return self.providers.get(name) or ProviderConfig()

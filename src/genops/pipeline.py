@@ -1,0 +1,173 @@
+"""The one governed pipeline every integration feeds.
+
+    attribute -> guard -> call -> meter -> settle -> emit
+
+An integration wraps a provider call like this::
+
+    call = pipeline.start("openai", "chat", model, max_output_tokens=..., estimate_input=...)
+    try:
+        response = original(...)
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    call.finish(usage, response_model=...)
+
+`start` resolves attribution and runs the policy guard (which may raise
+`PolicyViolationError` before the provider is reached, or substitute the model). `finish`/`fail`
+price the usage, settle reservations and hand the event to the background processor, which
+writes the ledger and emits spans and metrics off the calling thread.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Callable
+
+from opentelemetry import context as otel_context
+
+from . import _clock
+from ._guard import guarded
+from .context import current
+from .events import Attribution, PolicyDecision, Usage, UsageEvent, new_event_id
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+# Set while a provider call is in flight: nested layers (a framework over an SDK) and the
+# baggage injector read it.
+_active: ContextVar["Call | None"] = ContextVar("genops_active_call", default=None)
+
+
+class Call:
+    """One governed provider call in flight."""
+
+    __slots__ = (
+        "runtime", "id", "provider", "operation_kind", "model", "requested_model", "stream",
+        "attribution", "start_time", "_start_ns", "decisions", "reservations", "max_output_tokens",
+        "_estimate_input", "parent_context", "done", "_token", "extra",
+    )
+
+    def __init__(
+        self,
+        runtime: "Runtime",
+        provider: str,
+        operation_kind: str,
+        model: str | None,
+        *,
+        stream: bool = False,
+        max_output_tokens: int | None = None,
+        estimate_input: Callable[[], int] | None = None,
+        attribution: Attribution | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.id = new_event_id()
+        self.provider = provider
+        self.operation_kind = operation_kind
+        self.model = model
+        self.requested_model = model
+        self.stream = stream
+        self.max_output_tokens = max_output_tokens
+        self._estimate_input = estimate_input
+        self.attribution = (attribution or current()).under(runtime.defaults)
+        self.start_time = _clock.now()
+        self._start_ns = _clock.monotonic_ns()
+        self.decisions: list[PolicyDecision] = []
+        self.reservations: list[Any] = []
+        self.parent_context = otel_context.get_current()
+        self.done = False
+        self.extra: dict[str, Any] = {}
+        self._token = _active.set(self)
+
+    # -- guard -----------------------------------------------------------------------------
+
+    def estimated_input_tokens(self) -> int:
+        if self._estimate_input is None:
+            return 0
+        return self._estimate_input()
+
+    # -- meter / settle / emit ---------------------------------------------------------------
+
+    def finish(self, usage: Usage, response_model: str | None = None) -> UsageEvent | None:
+        """Record a completed call."""
+        return self._close(usage, response_model, "ok", None)
+
+    def fail(self, exc: BaseException, usage: Usage | None = None) -> UsageEvent | None:
+        """Record a failed call (the exception is the caller's to re-raise)."""
+        return self._close(usage or Usage.unavailable(), None, "error", type(exc).__name__)
+
+    def _close(self, usage: Usage, response_model: str | None, status: Any, error_type: str | None) -> UsageEvent | None:
+        if self.done:
+            return None
+        self.done = True
+        try:
+            _active.reset(self._token)
+        except ValueError:  # closed from another context (a stream finished elsewhere)
+            pass
+        event = None
+        with guarded("pipeline.close"):
+            rt = self.runtime
+            end_ns = _clock.monotonic_ns()
+            model = response_model or self.model
+            if status == "error" and usage.provenance == "unavailable":
+                from .events import Cost
+
+                cost = Cost(total=None, source="failed-call")
+            else:
+                cost = rt.pricer.price(self.provider, model, usage, self.start_time)
+                if cost.total is None and not rt.pricer.is_known(self.provider, model or ""):
+                    # Dated response names may be unknown while the requested name is priced.
+                    if self.model and self.model != model:
+                        cost = rt.pricer.price(self.provider, self.model, usage, self.start_time)
+            event = UsageEvent(
+                id=self.id,
+                start_time=self.start_time,
+                end_time=_clock.now(),
+                provider=self.provider,
+                operation_kind=self.operation_kind,
+                request_model=self.model,
+                response_model=response_model,
+                usage=usage,
+                cost=cost,
+                attribution=self.attribution,
+                latency_ms=(end_ns - self._start_ns) / 1e6,
+                status=status,
+                error_type=error_type,
+                stream=self.stream,
+                decisions=tuple(self.decisions),
+                substituted_from=self.requested_model if self.requested_model != self.model else None,
+            )
+            if rt.policies is not None:
+                rt.policies.settle(self, event)
+            rt.processor.submit(event, self.parent_context)
+        return event
+
+
+def start(
+    provider: str,
+    operation_kind: str,
+    model: str | None,
+    **kwargs: Any,
+) -> Call | None:
+    """Begin a governed call, or return None when GenOps is not initialised.
+
+    Raises `PolicyViolationError` when a policy blocks the call.
+    """
+    from ._runtime import get_runtime
+
+    rt = get_runtime()
+    if rt is None:
+        return None
+    call = Call(rt, provider, operation_kind, model, **kwargs)
+    if rt.policies is not None:
+        try:
+            rt.policies.check(call)
+        except BaseException:
+            call.done = True
+            _active.reset(call._token)
+            raise
+    return call
+
+
+def active_call() -> Call | None:
+    """The governed call in flight in this context, if any."""
+    return _active.get()
