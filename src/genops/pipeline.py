@@ -28,7 +28,10 @@ from opentelemetry import context as otel_context
 from . import _clock
 from ._guard import guarded
 from .context import current
-from .events import Attribution, PolicyDecision, Usage, UsageEvent, new_event_id
+from decimal import Decimal
+
+from .errors import PolicyViolationError
+from .events import Attribution, Cost, PolicyDecision, Usage, UsageEvent, new_event_id
 
 if TYPE_CHECKING:
     from ._runtime import Runtime
@@ -95,6 +98,10 @@ class Call:
         """Record a failed call (the exception is the caller's to re-raise)."""
         return self._close(usage or Usage.unavailable(), None, "error", type(exc).__name__)
 
+    def block(self, exc: BaseException) -> UsageEvent | None:
+        """Record a call a policy refused: it never reached the provider and cost nothing."""
+        return self._close(Usage(input_tokens=0, output_tokens=0, provenance="unavailable"), None, "blocked", type(exc).__name__)
+
     def _close(self, usage: Usage, response_model: str | None, status: Any, error_type: str | None) -> UsageEvent | None:
         if self.done:
             return None
@@ -108,9 +115,9 @@ class Call:
             rt = self.runtime
             end_ns = _clock.monotonic_ns()
             model = response_model or self.model
-            if status == "error" and usage.provenance == "unavailable":
-                from .events import Cost
-
+            if status == "blocked":
+                cost = Cost(total=Decimal(0), source="blocked")
+            elif status == "error" and usage.provenance == "unavailable":
                 cost = Cost(total=None, source="failed-call")
             else:
                 cost = rt.pricer.price(self.provider, model, usage, self.start_time)
@@ -161,6 +168,9 @@ def start(
     if rt.policies is not None:
         try:
             rt.policies.check(call)
+        except PolicyViolationError as exc:
+            call.block(exc)
+            raise
         except BaseException:
             call.done = True
             _active.reset(call._token)
