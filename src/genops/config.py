@@ -12,6 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .policy.schema import AnyPolicy
+
+# Integrations that can be configured under `providers:` (a misspelled name is a config error).
+ProviderName = Literal[
+    "openai", "anthropic", "cohere", "litellm", "langchain", "llamaindex", "pinecone", "weaviate", "chroma"
+]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -69,22 +76,16 @@ class PricingConfig(_Strict):
     overrides: list[PriceOverrideConfig] = Field(default_factory=list)
 
 
-class PolicyConfig(BaseModel):
-    """One policy as written in YAML; its type-specific fields are validated by `genops.policy`."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    name: str
-    type: Literal["budget", "model", "rate_limit", "custom"]
-    enforcement: Literal["WARNING", "BLOCKED", "THROTTLE"] = "BLOCKED"
+# One `policies:` item: a typed policy from `genops.policy.schema`, chosen by its `type` field.
+PolicyConfig = AnyPolicy
 
 
 class Settings(_Strict):
     service_name: str = "genops-app"
     environment: str = "development"
     exporters: list[ExporterConfig] = Field(default_factory=list)
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    policies: list[PolicyConfig] = Field(default_factory=list)
+    providers: dict[ProviderName, ProviderConfig] = Field(default_factory=dict)
+    policies: list[AnyPolicy] = Field(default_factory=list)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
@@ -96,4 +97,9 @@ class Settings(_Strict):
     source_path: Path | None = Field(default=None, exclude=True)
 
     def provider(self, name: str) -> ProviderConfig:
-        return self.providers.get(name) or ProviderConfig()
+        """The settings of one provider integration (defaults when it is not configured)."""
+        return self.providers.get(name) or ProviderConfig()  # type: ignore[call-overload]
+
+    def parsed_policies(self) -> list[AnyPolicy]:
+        """The configured policies as typed models (`BudgetPolicy`, `ModelPolicy`, ...), in file order."""
+        return list(self.policies)

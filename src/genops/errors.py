@@ -12,12 +12,24 @@ class GenOpsError(Exception):
 
 
 class ConfigError(GenOpsError, ValueError):
-    """A configuration problem, with where it is (file, line, field) when known."""
+    """A configuration problem, with where it is (file, line, field) when known.
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None, field: str | None = None) -> None:
+    When several problems were found, `errors` lists each one (the message has one per line).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        errors: "list[ConfigError] | None" = None,
+    ) -> None:
         self.path = path
         self.line = line
         self.field = field
+        self.errors: list[ConfigError] = errors if errors else [self]
         where = ""
         if path:
             where = f"{path}:{line}: " if line else f"{path}: "

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Literal, Mapping
 
 Provenance = Literal["reported", "estimated", "unavailable"]
-Status = Literal["ok", "error", "blocked"]
+Status = Literal["ok", "error", "blocked", "incomplete"]  # incomplete: a stream abandoned part-way
 
 ATTRIBUTION_FIELDS = ("team", "project", "customer_id", "user_id", "environment", "operation", "service")
 

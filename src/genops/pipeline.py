@@ -83,6 +83,15 @@ class Call:
 
     # -- guard -----------------------------------------------------------------------------
 
+    def release(self) -> None:
+        """The provider request is done (a stream may still be read): leave the in-flight context."""
+        token, self._token = self._token, None
+        if token is not None:
+            try:
+                _active.reset(token)
+            except ValueError:  # released from another context (a stream finished elsewhere)
+                _active.set(None)
+
     def estimated_input_tokens(self) -> int:
         if self._estimate_input is None:
             return 0
@@ -98,6 +107,10 @@ class Call:
         """Record a failed call (the exception is the caller's to re-raise)."""
         return self._close(usage or Usage.unavailable(), None, "error", type(exc).__name__)
 
+    def finish_incomplete(self, usage: Usage, response_model: str | None = None) -> UsageEvent | None:
+        """Record a stream the caller stopped reading before its end (usage is usually estimated)."""
+        return self._close(usage, response_model, "incomplete", None)
+
     def block(self, exc: BaseException) -> UsageEvent | None:
         """Record a call a policy refused: it never reached the provider and cost nothing."""
         return self._close(Usage(input_tokens=0, output_tokens=0, provenance="unavailable"), None, "blocked", type(exc).__name__)
@@ -106,10 +119,7 @@ class Call:
         if self.done:
             return None
         self.done = True
-        try:
-            _active.reset(self._token)
-        except ValueError:  # closed from another context (a stream finished elsewhere)
-            pass
+        self.release()
         event = None
         with guarded("pipeline.close"):
             rt = self.runtime
@@ -149,31 +159,48 @@ class Call:
         return event
 
 
-def start(
-    provider: str,
-    operation_kind: str,
-    model: str | None,
-    **kwargs: Any,
-) -> Call | None:
+def _new_call(provider: str, operation_kind: str, model: str | None, kwargs: dict[str, Any]) -> Call | None:
+    from ._runtime import get_runtime
+
+    rt = get_runtime()
+    return None if rt is None else Call(rt, provider, operation_kind, model, **kwargs)
+
+
+def _refused(call: Call, exc: BaseException) -> None:
+    if isinstance(exc, PolicyViolationError):
+        call.block(exc)
+    else:
+        call.done = True
+        call.release()
+
+
+def start(provider: str, operation_kind: str, model: str | None, **kwargs: Any) -> Call | None:
     """Begin a governed call, or return None when GenOps is not initialised.
 
     Raises `PolicyViolationError` when a policy blocks the call.
     """
-    from ._runtime import get_runtime
-
-    rt = get_runtime()
-    if rt is None:
-        return None
-    call = Call(rt, provider, operation_kind, model, **kwargs)
-    if rt.policies is not None:
+    call = _new_call(provider, operation_kind, model, kwargs)
+    if call is not None and call.runtime.policies is not None:
         try:
-            rt.policies.check(call)
-        except PolicyViolationError as exc:
-            call.block(exc)
+            call.runtime.policies.check(call)
+        except BaseException as exc:
+            _refused(call, exc)
             raise
-        except BaseException:
-            call.done = True
-            _active.reset(call._token)
+    return call
+
+
+async def start_async(provider: str, operation_kind: str, model: str | None, **kwargs: Any) -> Call | None:
+    """`start` for async integrations: a throttling policy waits without blocking the loop."""
+    call = _new_call(provider, operation_kind, model, kwargs)
+    if call is not None and call.runtime.policies is not None:
+        policies = call.runtime.policies
+        try:
+            if hasattr(policies, "check_async"):
+                await policies.check_async(call)
+            else:
+                policies.check(call)
+        except BaseException as exc:
+            _refused(call, exc)
             raise
     return call
 

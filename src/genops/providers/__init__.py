@@ -28,4 +28,7 @@ def instrument_configured(settings: Settings) -> list[Any]:
         handle = module.instrument(settings)
         if handle is not None:
             handles.append(handle)
+    from ..propagation import instrument as instrument_propagation
+
+    handles.append(instrument_propagation())
     return handles

@@ -1,0 +1,119 @@
+"""Stream proxies: the event is recorded when a stream is exhausted, closed, fails or is dropped.
+
+A proxy is a `wrapt.ObjectProxy`, so the user still holds an object of the SDK's own stream type.
+A `StreamMeter` sees every item and turns what it saw into a `Usage` at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import wrapt
+
+from .._guard import guarded
+from ..events import Usage
+from ..pipeline import Call
+
+
+class StreamMeter(Protocol):
+    def on_item(self, item: Any) -> None: ...
+
+    def result(self) -> tuple[Usage, str | None]:
+        """(usage, response model) from what was seen; usage is `estimated` if none was reported."""
+
+
+def _end(call: Call, meter: StreamMeter, *, complete: bool, error: BaseException | None = None) -> None:
+    if call.done:
+        return
+    with guarded("stream.end"):
+        usage, model = meter.result()
+        if error is not None:
+            call.fail(error, usage)
+        elif complete:
+            call.finish(usage, model)
+        else:
+            call.finish_incomplete(usage, model)
+
+
+class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
+    def __init__(self, wrapped: Any, call: Call, meter: StreamMeter) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_meter = meter
+
+    def __iter__(self) -> "SyncStream":
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            item = next(self.__wrapped__)
+        except StopIteration:
+            _end(self._self_call, self._self_meter, complete=True)
+            raise
+        except BaseException as exc:
+            _end(self._self_call, self._self_meter, complete=False, error=exc)
+            raise
+        with guarded("stream.item"):
+            self._self_meter.on_item(item)
+        return item
+
+    def __enter__(self) -> "SyncStream":
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc)
+        finally:
+            _end(self._self_call, self._self_meter, complete=False)
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            _end(self._self_call, self._self_meter, complete=False)
+
+    def __del__(self) -> None:
+        _end(self._self_call, self._self_meter, complete=False)
+
+
+class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
+    def __init__(self, wrapped: Any, call: Call, meter: StreamMeter) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_meter = meter
+
+    def __aiter__(self) -> "AsyncStream":
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            item = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            _end(self._self_call, self._self_meter, complete=True)
+            raise
+        except BaseException as exc:
+            _end(self._self_call, self._self_meter, complete=False, error=exc)
+            raise
+        with guarded("stream.item"):
+            self._self_meter.on_item(item)
+        return item
+
+    async def __aenter__(self) -> "AsyncStream":
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc)
+        finally:
+            _end(self._self_call, self._self_meter, complete=False)
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            _end(self._self_call, self._self_meter, complete=False)
+
+    def __del__(self) -> None:
+        _end(self._self_call, self._self_meter, complete=False)

@@ -1,0 +1,1 @@
+"""Web framework middleware: attribute every request (baggage, customer header, config defaults)."""
