@@ -109,19 +109,19 @@ def duplicate_keys(root: Node) -> Iterator[tuple[str, Node, Node]]:
             stack.extend(node.value)
 
 
-def string_scalars(root: Node) -> Iterator[ScalarNode]:
-    """Each string value scalar once (mapping keys excluded; aliases visited once)."""
+def string_scalars(root: Node) -> Iterator[tuple[tuple[str | int, ...], ScalarNode]]:
+    """(path, node) for each string value scalar, once (mapping keys excluded; aliases once)."""
     seen: set[int] = set()
-    stack = [root]
+    stack: list[tuple[tuple[str | int, ...], Node]] = [((), root)]
     while stack:
-        node = stack.pop()
+        loc, node = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
         if isinstance(node, ScalarNode):
             if node.tag == STR_TAG:
-                yield node
+                yield loc, node
         elif isinstance(node, MappingNode):
-            stack.extend(v for _, v in reversed(node.value))
+            stack.extend(((*loc, str(k.value)), v) for k, v in reversed(node.value))
         elif isinstance(node, SequenceNode):
-            stack.extend(reversed(node.value))
+            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(node.value))))

@@ -47,7 +47,7 @@ class Call:
     __slots__ = (
         "runtime", "id", "provider", "operation_kind", "model", "requested_model", "stream",
         "attribution", "start_time", "_start_ns", "decisions", "reservations", "max_output_tokens",
-        "_estimate_input", "parent_context", "done", "_token", "extra",
+        "_estimate_input", "parent_context", "done", "_token", "extra", "framework", "nested",
     )
 
     def __init__(
@@ -61,8 +61,11 @@ class Call:
         max_output_tokens: int | None = None,
         estimate_input: Callable[[], int] | None = None,
         attribution: Attribution | None = None,
+        framework: bool = False,
     ) -> None:
         self.runtime = runtime
+        self.framework = framework  # a framework layer (LangChain, LiteLLM, ...) owning nested SDK calls
+        self.nested: tuple[str, Usage, str | None] | None = None
         self.id = new_event_id()
         self.provider = provider
         self.operation_kind = operation_kind
@@ -124,6 +127,12 @@ class Call:
         with guarded("pipeline.close"):
             rt = self.runtime
             end_ns = _clock.monotonic_ns()
+            if self.nested is not None and status != "blocked":
+                # An instrumented SDK under this framework call saw the provider's own figures.
+                self.provider, nested_usage, nested_model = self.nested
+                if usage.provenance != "reported" or nested_usage.provenance == "reported":
+                    usage = nested_usage
+                response_model = nested_model or response_model
             model = response_model or self.model
             if status == "blocked":
                 cost = Cost(total=Decimal(0), source="blocked")
@@ -159,7 +168,40 @@ class Call:
         return event
 
 
-def _new_call(provider: str, operation_kind: str, model: str | None, kwargs: dict[str, Any]) -> Call | None:
+class NestedCall:
+    """An SDK-level call made inside a framework-level governed call (LangChain over OpenAI,
+    LiteLLM over OpenAI, ...). The framework call owns the guard and the one event; the nested
+    call only hands it the provider's exact usage."""
+
+    __slots__ = ("outer", "provider", "model", "requested_model", "done")
+
+    def __init__(self, outer: Call, provider: str, model: str | None) -> None:
+        self.outer = outer
+        self.provider = provider
+        self.model = model
+        self.requested_model = model
+        self.done = False
+
+    def release(self) -> None:
+        pass
+
+    def finish(self, usage: Usage, response_model: str | None = None) -> None:
+        self.done = True
+        self.outer.nested = (self.provider, usage, response_model)
+
+    def finish_incomplete(self, usage: Usage, response_model: str | None = None) -> None:
+        self.finish(usage, response_model)
+
+    def fail(self, exc: BaseException, usage: Usage | None = None) -> None:
+        self.done = True
+        if usage is not None and usage.provenance != "unavailable":
+            self.outer.nested = (self.provider, usage, None)
+
+
+def _new_call(provider: str, operation_kind: str, model: str | None, kwargs: dict[str, Any]) -> Any:
+    outer = _active.get()
+    if outer is not None and outer.framework and not outer.done:
+        return NestedCall(outer, provider, model)
     from ._runtime import get_runtime
 
     rt = get_runtime()
@@ -174,13 +216,15 @@ def _refused(call: Call, exc: BaseException) -> None:
         call.release()
 
 
-def start(provider: str, operation_kind: str, model: str | None, **kwargs: Any) -> Call | None:
-    """Begin a governed call, or return None when GenOps is not initialised.
+def start(provider: str, operation_kind: str, model: str | None, **kwargs: Any) -> Any:
+    """Begin a governed call: a `Call`, a `NestedCall` inside a framework call, or None when
+    GenOps is not initialised. Pass `framework=True` from framework layers (LangChain,
+    LlamaIndex, LiteLLM): SDK calls made inside then feed this call instead of recording their own.
 
     Raises `PolicyViolationError` when a policy blocks the call.
     """
     call = _new_call(provider, operation_kind, model, kwargs)
-    if call is not None and call.runtime.policies is not None:
+    if type(call) is Call and call.runtime.policies is not None:
         try:
             call.runtime.policies.check(call)
         except BaseException as exc:
@@ -189,10 +233,10 @@ def start(provider: str, operation_kind: str, model: str | None, **kwargs: Any) 
     return call
 
 
-async def start_async(provider: str, operation_kind: str, model: str | None, **kwargs: Any) -> Call | None:
+async def start_async(provider: str, operation_kind: str, model: str | None, **kwargs: Any) -> Any:
     """`start` for async integrations: a throttling policy waits without blocking the loop."""
     call = _new_call(provider, operation_kind, model, kwargs)
-    if call is not None and call.runtime.policies is not None:
+    if type(call) is Call and call.runtime.policies is not None:
         policies = call.runtime.policies
         try:
             if hasattr(policies, "check_async"):

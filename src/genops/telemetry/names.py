@@ -9,13 +9,11 @@ dashboards (`sum:genops.cost.total{team:support} by {customer_id}`).
 from __future__ import annotations
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _ga
-from opentelemetry.semconv._incubating.attributes.deployment_attributes import DEPLOYMENT_ENVIRONMENT
+from opentelemetry.semconv._incubating.attributes.deployment_attributes import DEPLOYMENT_ENVIRONMENT as DEPLOYMENT_ENVIRONMENT
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gm
-from opentelemetry.semconv.attributes.deployment_attributes import DEPLOYMENT_ENVIRONMENT_NAME
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
-
-__all__ = ["DEPLOYMENT_ENVIRONMENT", "DEPLOYMENT_ENVIRONMENT_NAME", "ERROR_TYPE", "SERVICE_NAME"]  # re-exported; the rest are defined here
+from opentelemetry.semconv.attributes.deployment_attributes import DEPLOYMENT_ENVIRONMENT_NAME as DEPLOYMENT_ENVIRONMENT_NAME
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE as ERROR_TYPE
+from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME as SERVICE_NAME
 
 # -- gen_ai.* span and metric attributes ----------------------------------------------------
 GEN_AI_OPERATION_NAME = _ga.GEN_AI_OPERATION_NAME

@@ -1,0 +1,126 @@
+"""The ledger schema, as a named, ordered, append-only list of migrations.
+
+Never edit or reorder a released migration: add a new one at the end. Applied migrations are
+recorded in `genops_schema_migrations (name, applied_at)`; opening a ledger applies the missing
+ones under a lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL an advisory lock), so concurrent openers
+are safe. The same text serves both backends; `{bigint}`, `{double}` and `{money}` become the
+dialect's types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .rows import DAILY_TABLE, EVENTS_TABLE, MIGRATIONS_TABLE
+
+TYPES = {
+    "sqlite": {"bigint": "INTEGER", "double": "REAL", "money": "INTEGER"},
+    # Per-event picodollars fit BIGINT (up to $9.2M per event); rollup sums use NUMERIC.
+    "postgres": {"bigint": "BIGINT", "double": "DOUBLE PRECISION", "money": "NUMERIC(38, 0)"},
+}
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    statements: tuple[str, ...]
+
+    def sql(self, dialect: str) -> list[str]:
+        return [s.format(**TYPES[dialect]) for s in self.statements]
+
+
+CREATE_MIGRATIONS_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
+    name TEXT PRIMARY KEY,
+    applied_at TEXT NOT NULL
+)"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0001_events",
+        (
+            f"""
+            CREATE TABLE {EVENTS_TABLE} (
+                id TEXT PRIMARY KEY,
+                start_us {{bigint}} NOT NULL,
+                end_us {{bigint}} NOT NULL,
+                provider TEXT NOT NULL,
+                operation_kind TEXT NOT NULL,
+                request_model TEXT,
+                response_model TEXT,
+                model TEXT,
+                input_tokens {{bigint}},
+                output_tokens {{bigint}},
+                cached_input_tokens {{bigint}},
+                cache_write_tokens {{bigint}},
+                reasoning_tokens {{bigint}},
+                usage_units TEXT NOT NULL,
+                usage_provenance TEXT NOT NULL,
+                cost_pico {{bigint}},
+                cost_usd TEXT,
+                cost_inexact SMALLINT NOT NULL DEFAULT 0,
+                cost_input TEXT,
+                cost_output TEXT,
+                cost_components TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                price_source TEXT,
+                price_version TEXT,
+                team TEXT,
+                project TEXT,
+                customer_id TEXT,
+                user_id TEXT,
+                environment TEXT,
+                operation TEXT,
+                service TEXT,
+                attributes TEXT NOT NULL,
+                latency_ms {{double}} NOT NULL,
+                status TEXT NOT NULL,
+                error_type TEXT,
+                stream SMALLINT NOT NULL,
+                decisions TEXT NOT NULL,
+                substituted_from TEXT,
+                recorded_us {{bigint}} NOT NULL
+            )""",
+            f"CREATE INDEX {EVENTS_TABLE}_start ON {EVENTS_TABLE} (start_us)",
+            f"CREATE INDEX {EVENTS_TABLE}_team_start ON {EVENTS_TABLE} (team, start_us)",
+            f"CREATE INDEX {EVENTS_TABLE}_customer_start ON {EVENTS_TABLE} (customer_id, start_us)",
+            # Rows whose picodollar rounding was inexact: totals add back their exact remainder.
+            f"CREATE INDEX {EVENTS_TABLE}_inexact ON {EVENTS_TABLE} (start_us) WHERE cost_inexact = 1",
+        ),
+    ),
+    Migration(
+        "0002_daily_spend",
+        (
+            f"""
+            CREATE TABLE {DAILY_TABLE} (
+                day TEXT NOT NULL,
+                group_key TEXT NOT NULL,
+                team TEXT,
+                project TEXT,
+                customer_id TEXT,
+                provider TEXT,
+                model TEXT,
+                operation TEXT,
+                environment TEXT,
+                operation_kind TEXT,
+                status TEXT,
+                requests {{bigint}} NOT NULL,
+                unknown_cost_requests {{bigint}} NOT NULL,
+                inexact_cost_requests {{bigint}} NOT NULL,
+                cost_pico {{money}} NOT NULL,
+                input_tokens {{money}} NOT NULL,
+                output_tokens {{money}} NOT NULL,
+                cached_input_tokens {{money}} NOT NULL,
+                reasoning_tokens {{money}} NOT NULL,
+                PRIMARY KEY (day, group_key)
+            )""",
+        ),
+    ),
+)
+
+
+def check_order(migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
+    """Names are unique and sorted (a guard against editing the list carelessly)."""
+    names = [m.name for m in migrations]
+    if names != sorted(set(names)):
+        raise RuntimeError(f"ledger migrations must be uniquely named and ordered: {names}")
