@@ -14,6 +14,6 @@ CONTRACT (to be implemented in this package):
 - `ledger.sink.LedgerSink(ledger)`: processor sink; `handle(batch)` writes the batch.
 """
 
-from .base import Ledger, SpendRow, default_ledger_url, open_ledger
+from .base import Ledger, LedgerUnavailableError, SpendRow, default_ledger_url, open_ledger
 
-__all__ = ["Ledger", "SpendRow", "default_ledger_url", "open_ledger"]
+__all__ = ["Ledger", "LedgerUnavailableError", "SpendRow", "default_ledger_url", "open_ledger"]

@@ -9,8 +9,11 @@ dialect's types.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from .._clock import now
 from .rows import DAILY_TABLE, EVENTS_TABLE, MIGRATIONS_TABLE
 
 TYPES = {
@@ -124,3 +127,22 @@ def check_order(migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
     names = [m.name for m in migrations]
     if names != sorted(set(names)):
         raise RuntimeError(f"ledger migrations must be uniquely named and ordered: {names}")
+
+
+def migrate(run: Callable[[str, Sequence[Any]], Any], applied: set[str], dialect: str) -> list[str]:
+    """Apply the migrations not in `applied` with `run(sql, params)` (`?` placeholders), recording
+    each; the caller holds the migration lock and the transaction. Returns the names applied."""
+    check_order()
+    done = []
+    for migration in MIGRATIONS:
+        if migration.name in applied:
+            continue
+        for statement in migration.sql(dialect):
+            run(statement, ())
+        run(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.name, now().isoformat()))
+        done.append(migration.name)
+    return done
+
+
+def pending(applied: set[str]) -> list[str]:
+    return [m.name for m in MIGRATIONS if m.name not in applied]

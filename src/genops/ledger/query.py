@@ -5,7 +5,8 @@ Statements use `?` placeholders; the PostgreSQL backend turns them into `%s`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ..errors import ConfigError
 from .rows import DAILY_TABLE, EVENT_COLUMNS, EVENTS_TABLE, ROLLUP_GROUPS, ROLLUP_SUMS
@@ -27,9 +28,7 @@ def check_group_by(group_by: Sequence[str] | str) -> tuple[str, ...]:
     out: list[str] = []
     for field in group_by:
         if field not in GROUP_FIELDS:
-            raise ConfigError(
-                f"cannot group spend by {field!r}; allowed: {', '.join(GROUP_FIELDS)}", field="group_by"
-            )
+            raise ConfigError(f"cannot group spend by {field!r}; allowed: {', '.join(GROUP_FIELDS)}", field="group_by")
         if field not in out:
             out.append(field)
     return tuple(out)

@@ -10,9 +10,10 @@ stay exact. Times are integer microseconds since the Unix epoch, UTC.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from typing import Any, Sequence
+from typing import Any
 
 from .._clock import now as _now
 from ..events import Attribution, Cost, PolicyDecision, Usage, UsageEvent
@@ -40,7 +41,7 @@ ROLLUP_SUMS: tuple[str, ...] = (
     "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens",
 )  # fmt: skip
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PICO = Decimal(10) ** 12
 # Wide enough that no money arithmetic here ever rounds.
 MONEY_CONTEXT = Context(prec=100)
@@ -52,8 +53,8 @@ MONEY_CONTEXT = Context(prec=100)
 def utc(value: datetime) -> datetime:
     """`value` as an aware UTC datetime (a naive datetime is taken to be UTC)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def to_us(value: datetime) -> int:
