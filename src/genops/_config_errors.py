@@ -6,8 +6,9 @@ from __future__ import annotations
 import difflib
 import re
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Iterable, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -136,11 +137,11 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[Problem]:
         elif kind in ("literal_error", "enum"):
             values = [str(v) for v in get_args(w.annotation)] if get_origin(w.annotation) is Literal else []
             values = values or _quoted(str(ctx.get("expected", "")))
-            what = "unknown name" if w.dict_key else "value"
-            problem = Problem(
-                loc, f"{what} {value!r} is not allowed; allowed values: {allowed(values)}{did_you_mean(str(value), values)}",
-                key=w.dict_key,
-            )
+            hint = did_you_mean(str(value), values)
+            if w.dict_key:
+                problem = Problem(loc, f"unknown key {value!r}; allowed keys: {allowed(values)}{hint}", key=True)
+            else:
+                problem = Problem(loc, f"value {value!r} is not allowed; allowed values: {allowed(values)}{hint}")
         elif kind == "union_tag_invalid":
             tags, discriminator = _quoted(ctx.get("expected_tags", "")), _quoted(ctx.get("discriminator", "'type'"))[0]
             hint = did_you_mean(str(ctx.get("tag")), tags)
@@ -153,7 +154,8 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[Problem]:
         elif kind == "missing":
             problem = Problem(loc, "required field is missing")
         else:
-            problem = Problem(loc, f"{err['msg']}{_shown(w.loc, value)}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problem = Problem(loc, message if kind == "value_error" else f"{message}{_shown(w.loc, value)}")
         earlier = problems.get(loc)
         if earlier is not None and w.union_member:
             base, got, shown = earlier.message.partition(" (got")

@@ -7,8 +7,9 @@ finds the node for a pydantic error location, so errors can name the line.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -46,8 +47,11 @@ def parse(text: str, path: str) -> Node | None:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise ConfigError(f"YAML syntax error: {problem}", path=path, line=mark.line + 1 if mark else None) from None
+        message = f"YAML syntax error: {exc.problem or exc.context}"
+        if exc.problem and exc.context:
+            started = f" started at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            message += f" ({exc.context}{started})"
+        raise ConfigError(message, path=path, line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {exc}", path=path) from None
     finally:

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from .errors import GenOpsError
 
-app = typer.Typer(help="GenOps: governance for AI spend.", no_args_is_help=True, add_completion=False)
+
+def _report(exc: GenOpsError) -> None:
+    """One `error: ...` line per problem (a ConfigError may carry several)."""
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        typer.secho(f"error: {line}", err=True, fg="red")
+
+
+class _GenOpsGroup(TyperGroup):
+    """Turns GenOps' own errors into clean error lines and exit code 2 (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GenOpsError as exc:
+            _report(exc)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    cls=_GenOpsGroup, help="GenOps: governance for AI spend.", no_args_is_help=True, add_completion=False
+)
 config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
@@ -21,11 +45,27 @@ def version() -> None:
     typer.echo(f"genops-ai {v('genops-ai')}")
 
 
+@config_app.command("validate")
+def config_validate(file: Annotated[Path, typer.Argument(help="The genops.yaml to check.")]) -> None:
+    """Check a genops.yaml (with the current environment); print a summary, exit 2 on errors."""
+    from .config_loader import load_settings
+
+    s = load_settings(file)
+    exporters = ", ".join(e.type + (f" ({e.endpoint})" if e.endpoint else "") for e in s.exporters) or "default"
+    policies = ", ".join(f"{p.name} ({p.type}, {p.enforcement})" for p in s.parsed_policies())
+    typer.echo(f"{file}: OK")
+    typer.echo(f"  service: {s.service_name}")
+    typer.echo(f"  environment: {s.environment}")
+    typer.echo(f"  exporters: {exporters}")
+    typer.echo(f"  providers: {', '.join(s.providers) or 'none configured'}")
+    typer.echo(f"  {len(s.policies)} {'policy' if len(s.policies) == 1 else 'policies'}" + (f": {policies}" if policies else ""))
+
+
 def main() -> None:
     try:
         app()
-    except GenOpsError as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
+    except GenOpsError as exc:  # raised outside a command (the group handles the rest)
+        _report(exc)
         sys.exit(2)
 
 

@@ -34,7 +34,7 @@ class ExporterConfig(_Strict):
 
 
 class ProviderConfig(_Strict):
-    api_key: str | None = None
+    api_key: str | None = Field(default=None, repr=False)  # never in logs or reprs
     base_url: str | None = None
     track_embeddings: bool = True
     auto_instrument: bool = True
