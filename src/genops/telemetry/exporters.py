@@ -13,6 +13,7 @@ through a `PeriodicExportingMetricReader` every `telemetry.metric_export_interva
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 from urllib.parse import urlparse, urlunparse
@@ -138,9 +139,10 @@ def build_export_plan(settings: Settings) -> ExportPlan:
         if cfg.type == "otlp":
             _otlp(cfg, plan, interval_ms)
         elif cfg.type == "console":
-            plan.span_exporters.append(ConsoleSpanExporter())
+            # sys.stdout as of now (the exporters' defaults are bound when OTel is imported).
+            plan.span_exporters.append(ConsoleSpanExporter(out=sys.stdout))
             plan.metric_readers.append(
-                PeriodicExportingMetricReader(ConsoleMetricExporter(), export_interval_millis=interval_ms)
+                PeriodicExportingMetricReader(ConsoleMetricExporter(out=sys.stdout), export_interval_millis=interval_ms)
             )
         elif cfg.type == "prometheus":
             _prometheus(cfg, plan)
