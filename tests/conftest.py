@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from genops import _clock, _guard
 from genops._runtime import Runtime, start_runtime, stop_runtime
 from genops.config import Settings
+from ledger_backends import pg_schemas, store_url  # noqa: F401 - ledger backend fixtures (SQLite + PostgreSQL)
 
 
 @pytest.fixture
