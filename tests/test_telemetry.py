@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from genops.telemetry.exporters import otlp_http_url, otlp_protocol
 from genops.telemetry.global_provider import GLOBAL_TRACER_PROVIDER
 from genops.telemetry.spans import epoch_ns
 
-T0 = datetime(2026, 3, 10, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
 
 
 def make_event(
@@ -312,6 +312,18 @@ def test_metrics_exact_sums_and_dashboard_attributes(
     }
     scopes = {sm.scope.name for rm in data.resource_metrics for sm in rm.scope_metrics}
     assert scopes == {"genops"}
+
+
+def test_cost_counter_sums_a_batch_in_decimal(telemetry: Telemetry, metric_reader: InMemoryMetricReader) -> None:
+    # Three $0.10 calls: float addition would give 0.30000000000000004; the batch adds Decimal 0.3.
+    telemetry.handle([(make_event(event_id=str(i), cost=Decimal("0.1")), None) for i in range(3)])
+    (point,) = points(metric_reader, "genops.cost.total")
+    assert point.value == 0.3
+    telemetry.handle([(make_event(event_id="4", cost=Decimal("0.2")), None)])  # the next batch adds on
+    (point,) = points(metric_reader, "genops.cost.total")
+    assert point.value == 0.3 + 0.2
+    (requests,) = points(metric_reader, "genops.requests")
+    assert requests.value == 4
 
 
 def test_missing_attribution_fields_are_left_out_of_metric_attributes(

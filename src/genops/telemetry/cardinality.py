@@ -10,7 +10,7 @@ series. Spans and the ledger always keep the real id: only metric labels are cap
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from .names import OTHER_CUSTOMER
 
@@ -18,7 +18,7 @@ from .names import OTHER_CUSTOMER
 class CardinalityGuard:
     """Maps values to themselves while fewer than `max_values` distinct ones were seen, else to `other`."""
 
-    __slots__ = ("max_values", "other", "_admitted", "_lock")
+    __slots__ = ("_admitted", "_lock", "max_values", "other")
 
     def __init__(self, max_values: int, other: str = OTHER_CUSTOMER) -> None:
         if max_values < 0:

@@ -12,6 +12,7 @@ its span says `genops.cost.known=false`.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from opentelemetry.metrics import Meter
@@ -88,26 +89,62 @@ class MetricWriter:
         return cached
 
     def write(self, event: UsageEvent) -> None:
-        """Record every measurement of one event.
+        """Record every measurement of one event."""
+        totals: dict[int, _Totals] = {}
+        self.record(event, totals)
+        self.add_totals(totals)
 
-        A call a policy blocked never ran: it counts in `genops.requests` (status=blocked) only.
+    def record(self, event: UsageEvent, totals: dict[int, _Totals]) -> None:
+        """Record one event's histogram measurements and add its counts to `totals`.
+
+        Counters are added once per attribute set per batch (`add_totals`): the SDK's cost is per
+        measurement, and a batch's events mostly share their attribution. Money is summed as
+        Decimal, so a batch adds one exact float conversion. A call a policy blocked never ran:
+        it counts in `genops.requests` (status=blocked) only.
         """
         attrs = self.genops_attributes(event)
-        self.requests.add(1, attrs)
+        entry = totals.get(id(attrs))
+        if entry is None:
+            entry = totals[id(attrs)] = _Totals(attrs)
+        entry.requests += 1
         if event.status == "blocked":
             return
         self.latency.record(event.latency_ms, attrs)
         total = event.cost.total
         if total is not None:
-            cost = float(total)
-            self.cost_total.add(cost, attrs)
-            self.cost_per_request.record(cost, attrs)
+            entry.cost = total if entry.cost is None else entry.cost + total
+            self.cost_per_request.record(float(total), attrs)
         usage = event.usage
         base, as_input, as_output = self.gen_ai_attributes(event)
         if usage.input_tokens is not None:
-            self.tokens_input.add(usage.input_tokens, attrs)
+            entry.input_tokens = usage.input_tokens + (entry.input_tokens or 0)
             self.token_usage.record(usage.input_tokens, as_input)
         if usage.output_tokens is not None:
-            self.tokens_output.add(usage.output_tokens, attrs)
+            entry.output_tokens = usage.output_tokens + (entry.output_tokens or 0)
             self.token_usage.record(usage.output_tokens, as_output)
         self.duration.record(event.latency_ms / 1000.0, base)
+
+    def add_totals(self, totals: dict[int, _Totals]) -> None:
+        """Add the counters gathered by `record`."""
+        for entry in totals.values():
+            attrs = entry.attrs
+            self.requests.add(entry.requests, attrs)
+            if entry.cost is not None:
+                self.cost_total.add(float(entry.cost), attrs)
+            if entry.input_tokens is not None:
+                self.tokens_input.add(entry.input_tokens, attrs)
+            if entry.output_tokens is not None:
+                self.tokens_output.add(entry.output_tokens, attrs)
+
+
+class _Totals:
+    """Counter sums of one attribute set within one batch (`attrs` is the cached dict itself)."""
+
+    __slots__ = ("attrs", "cost", "input_tokens", "output_tokens", "requests")
+
+    def __init__(self, attrs: dict[str, str]) -> None:
+        self.attrs = attrs
+        self.requests = 0
+        self.cost: Decimal | None = None
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None

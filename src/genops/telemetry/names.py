@@ -8,12 +8,12 @@ dashboards (`sum:genops.cost.total{team:support} by {customer_id}`).
 
 from __future__ import annotations
 
+from opentelemetry.semconv._incubating.attributes import deployment_attributes as _deployment_incubating
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _ga
-from opentelemetry.semconv._incubating.attributes.deployment_attributes import DEPLOYMENT_ENVIRONMENT as DEPLOYMENT_ENVIRONMENT
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gm
-from opentelemetry.semconv.attributes.deployment_attributes import DEPLOYMENT_ENVIRONMENT_NAME as DEPLOYMENT_ENVIRONMENT_NAME
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE as ERROR_TYPE
-from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME as SERVICE_NAME
+from opentelemetry.semconv.attributes import deployment_attributes as _deployment
+from opentelemetry.semconv.attributes import error_attributes as _error
+from opentelemetry.semconv.attributes import service_attributes as _service
 
 # -- gen_ai.* span and metric attributes ----------------------------------------------------
 GEN_AI_OPERATION_NAME = _ga.GEN_AI_OPERATION_NAME
@@ -38,8 +38,11 @@ GEN_AI_CLIENT_OPERATION_DURATION = _gm.GEN_AI_CLIENT_OPERATION_DURATION
 TOKEN_USAGE_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 DURATION_BUCKETS_S = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 
-# -- general (imported above): ERROR_TYPE, SERVICE_NAME, DEPLOYMENT_ENVIRONMENT_NAME, and
-# DEPLOYMENT_ENVIRONMENT (the pre-1.27 name, still read by Datadog and others).
+# -- general -------------------------------------------------------------------------------
+ERROR_TYPE = _error.ERROR_TYPE
+SERVICE_NAME = _service.SERVICE_NAME
+DEPLOYMENT_ENVIRONMENT_NAME = _deployment.DEPLOYMENT_ENVIRONMENT_NAME
+DEPLOYMENT_ENVIRONMENT = _deployment_incubating.DEPLOYMENT_ENVIRONMENT  # pre-1.27 name, still read by Datadog
 
 # -- genops.* span attributes ----------------------------------------------------------------
 GENOPS_PREFIX = "genops."

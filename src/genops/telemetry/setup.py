@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
@@ -87,13 +88,18 @@ class Telemetry:
         """One span and the metric measurements per event (called on the processor thread)."""
         if self._shutdown:
             return
-        spans, metrics = self._spans.write, self._metrics.write
+        write_span, record = self._spans.write, self._metrics.record
+        totals: dict[int, Any] = {}
         for event, parent_context in batch:
             try:
-                spans(event, parent_context)
-                metrics(event)
+                write_span(event, parent_context)
+                record(event, totals)
             except Exception as exc:  # noqa: BLE001 - one bad event must not lose the batch
                 internal_error(exc, "telemetry.handle")
+        try:
+            self._metrics.add_totals(totals)
+        except Exception as exc:  # noqa: BLE001
+            internal_error(exc, "telemetry.handle")
 
     def flush(self) -> None:
         """Sink protocol. Export is asynchronous; `force_flush` pushes it out."""

@@ -7,7 +7,7 @@ application's span or a `GenOps.track` span). Governance attributes are `genops.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ..events import ATTRIBUTION_FIELDS, Attribution, PolicyDecision, UsageEvent
 from . import names as n
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Strictest first: the span's genops.policy.result is the strictest action any policy took.
 _ACTION_RANK = {"block": 4, "fallback": 3, "throttle": 2, "warn": 1, "allow": 0}
 _ATTRIBUTION_KEYS = tuple((f, n.GENOPS_PREFIX + f) for f in ATTRIBUTION_FIELDS)
@@ -26,7 +26,7 @@ _CACHE_LIMIT = 4096
 def epoch_ns(moment: datetime) -> int:
     """Nanoseconds since the Unix epoch, exact to the microsecond (naive times are UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
