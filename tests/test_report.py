@@ -1,0 +1,202 @@
+"""`genops report`: periods, grouping, exact money in every format, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from ledger_backends import make_event
+from typer.testing import CliRunner
+
+from genops.analytics import parse_period
+from genops.analytics.report import build_report, money, render_csv, render_json
+from genops.cli import app
+from genops.errors import ConfigError
+from genops.ledger import open_ledger
+
+runner = CliRunner()
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end"),
+    [
+        ("today", utc(2026, 1, 2), utc(2026, 1, 3)),
+        ("yesterday", utc(2026, 1, 1), utc(2026, 1, 2)),
+        ("this-week", utc(2025, 12, 29), utc(2026, 1, 5)),  # ISO weeks start on Monday
+        ("last-week", utc(2025, 12, 22), utc(2025, 12, 29)),
+        ("this-month", utc(2026, 1, 1), utc(2026, 2, 1)),
+        ("last-month", utc(2025, 12, 1), utc(2026, 1, 1)),
+        ("last-7-days", utc(2025, 12, 27), utc(2026, 1, 3)),  # today and the 6 days before
+        ("last-30-days", utc(2025, 12, 4), utc(2026, 1, 3)),
+        ("2026-02-27..2026-03-02", utc(2026, 2, 27), utc(2026, 3, 3)),  # both end days included
+        ("2024-02-29..2024-02-29", utc(2024, 2, 29), utc(2024, 3, 1)),
+    ],
+)
+def test_period_bounds(name: str, start: datetime, end: datetime) -> None:
+    now = utc(2026, 1, 2, 23, 59, 59)  # a Friday, late in the day
+    period = parse_period(name, now)
+    assert (period.start, period.end) == (start, end)
+
+
+def test_period_labels_and_errors() -> None:
+    now = utc(2026, 3, 10, 12)
+    assert parse_period("Last-Month", now).label == "last-month (2026-02-01 .. 2026-02-28, UTC)"
+    assert parse_period("2026-03-01..2026-03-07", now).label == "2026-03-01 .. 2026-03-07 (UTC)"
+    assert parse_period("today", datetime(2026, 3, 10, 23, 30)).start == utc(2026, 3, 10)  # naive = UTC
+    with pytest.raises(ConfigError, match="unknown period 'last-year'; use one of today, yesterday, this-week"):
+        parse_period("last-year", now)
+    with pytest.raises(ConfigError, match="the range ends before it starts"):
+        parse_period("2026-03-07..2026-03-01", now)
+    with pytest.raises(ConfigError, match="bad period '2026-02-30..2026-03-01'"):
+        parse_period("2026-02-30..2026-03-01", now)
+
+
+@pytest.fixture
+def march_ledger(store_url: str) -> str:
+    """A ledger with known March 2026 spend (and events just outside March)."""
+    with open_ledger(store_url) as store:
+        store.write(
+            [
+                make_event("a", utc(2026, 3, 1), cost="1.10", team="support", project="chatbot"),
+                make_event("b", utc(2026, 3, 15, 9), cost="0.000123", team="support", project="chatbot"),
+                make_event("c", utc(2026, 3, 31, 23, 59, 59), cost="2.5", team="knowledge", project="kb"),
+                make_event("d", utc(2026, 3, 20), cost=None, team="knowledge", project="kb", input_tokens=7),
+                make_event("e", utc(2026, 3, 2), cost="0.0000000000001234", team=None, project=None),
+                make_event("feb", utc(2026, 2, 28, 23, 59, 59), cost="100", team="support", project="chatbot"),
+                make_event("apr", utc(2026, 4, 1), cost="100", team="support", project="chatbot"),
+            ]
+        )
+    return store_url
+
+
+MARCH_JSON = """[
+  {
+    "team": "knowledge",
+    "project": "kb",
+    "cost_usd": "2.5",
+    "requests": 2,
+    "input_tokens": 107,
+    "output_tokens": 100,
+    "unknown_cost_requests": 1
+  },
+  {
+    "team": "support",
+    "project": "chatbot",
+    "cost_usd": "1.100123",
+    "requests": 2,
+    "input_tokens": 200,
+    "output_tokens": 100,
+    "unknown_cost_requests": 0
+  },
+  {
+    "team": null,
+    "project": null,
+    "cost_usd": "0.0000000000001234",
+    "requests": 1,
+    "input_tokens": 100,
+    "output_tokens": 50,
+    "unknown_cost_requests": 0
+  }
+]
+"""
+
+
+def test_cli_json_output(march_ledger: str) -> None:
+    args = ["report", "--ledger", march_ledger, "--period", "2026-03-01..2026-03-31", "--group-by", "team,project"]
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert result.output == MARCH_JSON
+
+
+def test_report_formats(march_ledger: str) -> None:
+    with open_ledger(march_ledger) as store:
+        report = build_report(store, parse_period("2026-03-01..2026-03-31", utc(2026, 4, 2)), "team")
+        total = build_report(store, parse_period("2026-03-01..2026-03-31", utc(2026, 4, 2)))
+    expected = [{k: v for k, v in r.items() if k != "project"} for r in json.loads(MARCH_JSON)]
+    assert json.loads(render_json(report)) == expected
+    assert render_csv(report) == (
+        "team,cost_usd,requests,input_tokens,output_tokens,unknown_cost_requests\n"
+        "knowledge,2.5,2,107,100,1\n"
+        "support,1.100123,2,200,100,0\n"
+        ",0.0000000000001234,1,100,50,0\n"
+    )
+    assert render_json(total) == (
+        '[\n  {\n    "cost_usd": "3.6001230000001234",\n    "requests": 5,\n    "input_tokens": 407,\n'
+        '    "output_tokens": 250,\n    "unknown_cost_requests": 1\n  }\n]\n'
+    )
+    assert str(report.total.cost_usd) == "3.6001230000001234"
+
+
+def test_cli_table(march_ledger: str) -> None:
+    args = ["report", "--ledger", march_ledger, "--period", "2026-03-01..2026-03-31", "-g", "team"]
+    result = runner.invoke(app, args, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "AI spend, 2026-03-01 .. 2026-03-31 (UTC)" in lines[0]
+    [knowledge] = [line for line in lines if "knowledge" in line]
+    assert knowledge.split() == ["│", "knowledge", "│", "$2.50", "│", "2", "│", "107", "│", "100", "│", "1", "│"]
+    [none] = [line for line in lines if "(none)" in line]
+    assert "$0.0000000000001234" in none
+    [total] = [line for line in lines if "Total" in line]
+    assert total.split() == ["│", "Total", "│", "$3.6001230000001234", "│", "5", "│", "407", "│", "250", "│", "1", "│"]
+    assert "1 unpriced requests (unknown model price) are not in the cost." in result.output
+    assert money(Decimal("1234.5")) == "$1,234.50"
+
+    unpriced = runner.invoke(
+        app, ["report", "--ledger", march_ledger, "--period", "2026-03-20..2026-03-20", "-g", "team"]
+    )
+    [knowledge] = [line for line in unpriced.output.splitlines() if "knowledge" in line]
+    assert knowledge.split()[:4] == ["│", "knowledge", "│", "unknown"]  # not $0
+
+    empty = runner.invoke(app, ["report", "--ledger", march_ledger, "--period", "2020-01-01..2020-01-31"])
+    assert empty.exit_code == 0
+    assert empty.output.strip() == "No usage recorded in 2020-01-01 .. 2020-01-31 (UTC)."
+
+
+def test_cli_named_period_uses_the_clock(march_ledger: str, fake_clock: Any) -> None:
+    fake_clock.advance(timedelta(days=-9).total_seconds())  # 2026-03-01 12:00 UTC
+    for period, expected in [("this-month", "3.6001230000001234"), ("last-month", "100"), ("today", "1.1")]:
+        result = runner.invoke(app, ["report", "--ledger", march_ledger, "--period", period, "-f", "csv"])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[1].split(",")[0] == expected
+
+
+def test_cli_finds_the_ledger_in_the_config(march_ledger: str, tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.delenv("GENOPS_STORAGE_URL", raising=False)
+    monkeypatch.delenv("GENOPS_CONFIG", raising=False)
+    config = tmp_path / "genops.yaml"
+    config.write_text(f'genops:\n  service_name: reports\n  storage:\n    url: "{march_ledger}"\n')
+    args = ["report", "--period", "2026-03-01..2026-03-31", "--format", "csv"]
+    result = runner.invoke(app, [*args, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1] == "3.6001230000001234,5,407,250,1"
+    result = runner.invoke(app, args, env={"GENOPS_CONFIG": str(config)})
+    assert result.output.splitlines()[1] == "3.6001230000001234,5,407,250,1"
+    # No --ledger and no config: the default ledger under GENOPS_HOME (empty here).
+    result = runner.invoke(app, args, env={"GENOPS_HOME": str(tmp_path / "home")})
+    assert result.exit_code == 0, result.output
+    assert result.output == "cost_usd,requests,input_tokens,output_tokens,unknown_cost_requests\n"
+    assert (tmp_path / "home" / "ledger.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--group-by", "team,region"], "error: cannot group spend by 'region'; allowed: team, project"),
+        (["--format", "xml"], "error: unknown report format 'xml'; use one of table, json, csv"),
+        (["--period", "fortnight"], "error: unknown period 'fortnight'"),
+        (["--ledger", "mysql://x"], "error: unsupported ledger URL 'mysql://x'"),
+    ],
+)
+def test_cli_errors(args: list[str], message: str, tmp_path: Any) -> None:
+    base = ["report", "--ledger", f"sqlite:///{tmp_path}/l.db", "--period", "today"]
+    result = runner.invoke(app, [*base, *args])
+    assert result.exit_code == 2
+    assert message in result.output
