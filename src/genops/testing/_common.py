@@ -7,18 +7,21 @@ import hashlib
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 DEFAULT_OUTPUT_TOKENS = 20
 MAX_TEXT_WORDS = 512
 """Replies carry at most this many words; usage figures are not capped."""
 
-SENTENCE = (
+# Twenty words, so the default reply (20 output tokens) is exactly one sentence.
+REPLY_SENTENCE = (
     "This is a deterministic reply from the GenOps stand-in provider server, "
-    "generated for tests and benchmarks without calling a real model."
-).split()
+    "generated for tests and benchmarks without calling real models."
+)
+SENTENCE = REPLY_SENTENCE.split()
 
 
 @dataclass(frozen=True)
@@ -185,10 +188,3 @@ class ReplyContext:
 
     def new_id(self, prefix: str, length: int, alphabet: str = BASE62) -> str:
         return prefix + stable_id(f"{prefix}{self.next_seq()}", length, alphabet)
-
-
-def first_str(values: Iterable[Any], default: str) -> str:
-    for value in values:
-        if isinstance(value, str) and value:
-            return value
-    return default

@@ -11,7 +11,7 @@ import json
 from importlib.resources import files
 from typing import Any
 
-__all__ = ["body", "sse_events", "first_event", "TEMPLATES"]
+__all__ = ["TEMPLATES", "body", "first_event", "sse_events"]
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -1,0 +1,15 @@
+"""Test helpers shipped with GenOps: a stand-in provider server speaking the OpenAI,
+Anthropic and Cohere v2 wire formats, so the real SDKs can be exercised offline.
+
+    from genops.testing import StandInServer
+
+    with StandInServer() as server:
+        client = openai.OpenAI(base_url=server.openai_base_url, api_key="test")
+"""
+
+from __future__ import annotations
+
+from ._state import RecordedRequest
+from .server import StandInServer
+
+__all__ = ["RecordedRequest", "StandInServer"]
