@@ -380,6 +380,17 @@ def test_sink_bounds_what_it_keeps(tmp_path: Any, caplog: Any) -> None:
     store.close()
 
 
+def test_sink_drops_only_an_event_that_cannot_be_stored(ledger: Any) -> None:
+    sink = LedgerSink(ledger)
+    _guard.clear_errors()
+    poison = make_event("p1", cost="NaN")  # no picodollar value exists
+    sink.handle([(make_event("g1"), None), (poison, None), (make_event("g2"), None)])
+    assert (sink.pending, sink.dropped) == (0, 1)
+    assert [e.id for e in ledger.events()] == ["g1", "g2"]
+    assert len(_guard.recent_errors()) == 2  # the failed batch, then the event dropped
+    _guard.clear_errors()
+
+
 def test_open_ledger_urls(tmp_path: Any, monkeypatch: Any) -> None:
     home = tmp_path / "home" / "genops"
     monkeypatch.setenv("GENOPS_HOME", str(home))

@@ -1,17 +1,19 @@
 """The ledger: the source of truth for money.
 
-CONTRACT (to be implemented in this package):
+CONTRACT (implemented in base.py, sqlite.py, postgres.py; schema in migrations.py, rows in rows.py):
 
 - `open_ledger(url: str | None) -> Ledger`: `None` -> the default SQLite file
   (`$GENOPS_HOME/ledger.db`, GENOPS_HOME defaulting to `~/.genops`); `sqlite:///path`;
-  `postgresql://...` (policies issue).
+  `postgresql://...` (psycopg 3).
 - `Ledger.write(events: Sequence[UsageEvent]) -> int`: append-only, idempotent on event id
   (a second write of the same id is ignored), one transaction per batch; returns rows inserted.
 - `Ledger.spend(start, end, group_by: Sequence[str], filters: dict | None) -> list[SpendRow]`:
   totals in [start, end) by event start time; exact money (Decimal).
-- `Ledger.events(...)` iterate raw events (for tests/exports).
+- `Ledger.events(start=None, end=None, **filters)` iterate stored events, oldest first.
+- `LedgerUnavailableError`: the store is unreachable or stayed locked (retry later).
 - `Ledger.close()`.
-- `ledger.sink.LedgerSink(ledger)`: processor sink; `handle(batch)` writes the batch.
+- `ledger.sink.LedgerSink(ledger)`: processor sink; `handle(batch)` writes the batch; a failed write
+  is kept in memory and retried with the next batch / on flush.
 """
 
 from .base import Ledger, LedgerUnavailableError, SpendRow, default_ledger_url, open_ledger

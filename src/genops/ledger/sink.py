@@ -4,7 +4,8 @@ A failed write does not lose events: they stay in memory (up to `max_pending` ev
 dropped first with an error log) and are retried with the next batch and on every flush. Writes
 are idempotent, so a retry after an ambiguous failure cannot double-count. A store outage
 (`LedgerUnavailableError`) is logged as a warning; any other failure is reported as a GenOps
-internal error. (A durable on-disk spool for long outages comes with the policies work.)
+internal error and the batch is retried event by event, so one event that cannot be stored is
+dropped (and logged) instead of blocking the rest. (A durable on-disk spool for long outages comes with the policies work.)
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ class LedgerSink:
             self.ledger.write(self._pending)
         except LedgerUnavailableError as exc:
             logger.warning("GenOps: ledger write failed, %d events kept for retry: %s", len(self._pending), exc)
-        except Exception as exc:  # noqa: BLE001 - keep the events whatever went wrong
+        except Exception as exc:  # noqa: BLE001 - a bad event must not block the others
             internal_error(exc, "LedgerSink.write")
+            self._pending = self._write_one_by_one(self._pending)
         else:
             self._pending = []
             return
@@ -71,3 +73,16 @@ class LedgerSink:
             del self._pending[:overflow]
             self.dropped += overflow
             logger.error("GenOps: ledger retry buffer full, dropped the %d oldest usage events", overflow)
+
+    def _write_one_by_one(self, events: list[UsageEvent]) -> list[UsageEvent]:
+        """After an unexpected failure: store what can be stored, drop events that cannot be
+        written at all (logged), keep the rest for retry if the store goes away meanwhile."""
+        for i, event in enumerate(events):
+            try:
+                self.ledger.write([event])
+            except LedgerUnavailableError:
+                return events[i:]
+            except Exception as exc:  # noqa: BLE001
+                internal_error(exc, f"LedgerSink.write (event {event.id} dropped)")
+                self.dropped += 1
+        return []

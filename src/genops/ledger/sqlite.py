@@ -74,7 +74,9 @@ class SQLiteLedger(Ledger):
             raise GenOpsError(f"the ledger {self.path} is closed")
         # check_same_thread=False only so close() can close it from another thread; each
         # connection is used by the thread that opened it.
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout_ms / 1000)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout_ms / 1000
+        )
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
