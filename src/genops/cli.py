@@ -101,6 +101,33 @@ def report_command(
         typer.echo(rep.render_json(result) if fmt == "json" else rep.render_csv(result), nl=False)
 
 
+@app.command("demo")
+def demo_command(
+    ledger: Annotated[
+        Path | None, typer.Option("--ledger", help="Demo ledger file (default: $GENOPS_HOME/demo.db, recreated).")
+    ] = None,
+) -> None:
+    """Run the case study's Team A workload against a local stand-in provider and print the spend."""
+    from rich.console import Console
+
+    from . import _clock, demo
+    from .analytics import report as rep
+    from .analytics.periods import parse_period
+    from .ledger import open_ledger
+    from .ledger.base import genops_home
+
+    path = ledger or genops_home() / "demo.db"
+    url, _settings = demo.main(path)
+    console = Console()
+    console.print(f"[bold]GenOps demo[/bold]: Team A (support/chatbot) on the real OpenAI SDK against a local stand-in server")
+    console.print(f"ledger: {path}")
+    span = parse_period("today", _clock.now())
+    with open_ledger(url) as store:
+        for group in (("customer_id",), ("model",)):
+            console.print(rep.render_table(rep.build_report(store, span, list(group))))
+    console.print(f"Next: genops report --ledger {url} --group-by team,customer_id --format json")
+
+
 def main() -> None:
     try:
         app()
