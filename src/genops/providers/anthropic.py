@@ -1,0 +1,221 @@
+"""Anthropic: every client (Anthropic, AsyncAnthropic, Bedrock, Vertex, subclasses) is governed.
+
+The patch sits on the SDK's shared request method (`post`), which `messages.create` (sync, async,
+`stream=True`), the `messages.stream(...)` helpers (their managers call `post` when entered),
+`messages.parse`, `beta.messages.*` and `with_raw_response` all go through. Only
+`POST /v1/messages` is governed (token counting and batches are not model calls).
+
+Usage follows the OTel GenAI conventions: `input_tokens` counts every input token, i.e.
+Anthropic's `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`; the cache
+parts are `cached_input_tokens` (read) and `cache_write_tokens` (creation), priced as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from .. import pipeline
+from .._guard import guarded
+from ..config import Settings
+from ..events import Usage
+from . import _estimate
+from ._patch import Instrumentation
+from ._streams import AsyncStream, SyncStream
+
+PROVIDER = "anthropic"
+MESSAGES_PATH = "/v1/messages"
+
+_instrumentation: Instrumentation | None = None
+
+
+def instrument(settings: Settings | None = None) -> Instrumentation | None:
+    """Patch the Anthropic SDK (idempotent). Returns None when `anthropic` is not installed."""
+    global _instrumentation
+    try:
+        import anthropic._base_client as base
+    except ImportError:
+        return None
+    if _instrumentation is not None and _instrumentation.active:
+        return _instrumentation
+    inst = Instrumentation(PROVIDER)
+    inst.wrap(base.SyncAPIClient, "post", _sync_post)
+    inst.wrap(base.AsyncAPIClient, "post", _async_post)
+    _instrumentation = inst
+    return inst
+
+
+# -- request side ------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """Prompt text of a `system` value or message content (SDK sentinels count as absent)."""
+    return _estimate.content_text(value) if isinstance(value, (str, list, tuple)) else ""
+
+
+def _estimate_input(body: dict[str, Any]) -> Callable[[], int]:
+    def estimate() -> int:
+        messages = body.get("messages")
+        if not isinstance(messages, (list, tuple)):  # never consume a one-shot iterable
+            messages = []
+        return _estimate.messages_tokens(messages) + _estimate.text_tokens(_text(body.get("system")))
+
+    return estimate
+
+
+def _governed(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The request body when this `post` is a Messages call, else None."""
+    path = args[0] if args else kwargs.get("path")
+    body = kwargs.get("body")
+    if path != MESSAGES_PATH or not isinstance(body, dict):
+        return None
+    return body
+
+
+def _begin_args(body: dict[str, Any], stream: bool) -> dict[str, Any]:
+    max_tokens = body.get("max_tokens")
+    return {
+        "stream": stream,
+        "max_output_tokens": max_tokens if isinstance(max_tokens, int) else None,
+        "estimate_input": _estimate_input(body),
+    }
+
+
+def _with_model(kwargs: dict[str, Any], body: dict[str, Any], call: Any) -> dict[str, Any]:
+    if call.model and call.model != body.get("model"):
+        return {**kwargs, "body": {**body, "model": call.model}}
+    return kwargs
+
+
+def _model(body: dict[str, Any]) -> str | None:
+    model = body.get("model")
+    return model if isinstance(model, str) else None
+
+
+def _sync_post(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    body = _governed(args, kwargs)
+    if body is None:
+        return wrapped(*args, **kwargs)
+    stream = bool(kwargs.get("stream"))
+    call = pipeline.start(PROVIDER, "chat", _model(body), **_begin_args(body, stream))
+    if call is None:
+        return wrapped(*args, **kwargs)
+    try:
+        result = wrapped(*args, **_with_model(kwargs, body, call))
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    call.release()
+    if stream:
+        return SyncStream(result, call, _StreamMeter(body))
+    _finish(call, result)
+    return result
+
+
+async def _async_post(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    body = _governed(args, kwargs)
+    if body is None:
+        return await wrapped(*args, **kwargs)
+    stream = bool(kwargs.get("stream"))
+    call = await pipeline.start_async(PROVIDER, "chat", _model(body), **_begin_args(body, stream))
+    if call is None:
+        return await wrapped(*args, **kwargs)
+    try:
+        result = await wrapped(*args, **_with_model(kwargs, body, call))
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    call.release()
+    if stream:
+        return AsyncStream(result, call, _StreamMeter(body))
+    _finish(call, result)
+    return result
+
+
+# -- response side -----------------------------------------------------------------------------
+
+
+def _finish(call: Any, result: Any) -> None:
+    with guarded("anthropic.finish"):
+        parsed = result
+        if hasattr(result, "parse") and not hasattr(result, "usage"):  # with_raw_response
+            parsed = result.parse()
+        call.finish(usage_from(getattr(parsed, "usage", None)), getattr(parsed, "model", None))
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def usage_from(usage: Any, output_tokens: int | None = None) -> Usage:
+    """Map an Anthropic `usage` object to a `Usage` (OTel GenAI input-token convention).
+
+    `output_tokens`, when given, replaces the object's own figure (streams report the final
+    output count in the last `message_delta`).
+    """
+    if usage is None:
+        return Usage.unavailable()
+    uncached = _get(usage, "input_tokens") or 0
+    read = _get(usage, "cache_read_input_tokens") or 0
+    written = _get(usage, "cache_creation_input_tokens") or 0
+    out = _get(usage, "output_tokens") if output_tokens is None else output_tokens
+    thinking = _get(_get(usage, "output_tokens_details"), "thinking_tokens") or 0
+    return Usage(
+        input_tokens=uncached + read + written,
+        output_tokens=out,
+        cached_input_tokens=read,
+        cache_write_tokens=written,
+        reasoning_tokens=thinking,
+    )
+
+
+class _StreamMeter:
+    """Input and cache figures from `message_start`, the output count from the last
+    `message_delta` (whose non-null input/cache figures, sent by newer API versions, win);
+    an estimate from the request and the streamed text when the stream reported nothing."""
+
+    __slots__ = ("body", "chars", "delta_usage", "model", "start_usage")
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.start_usage: Any = None
+        self.delta_usage: Any = None
+        self.model: str | None = None
+        self.chars = 0
+
+    def on_item(self, item: Any) -> None:
+        kind = getattr(item, "type", None)
+        if kind == "content_block_delta":
+            text = getattr(getattr(item, "delta", None), "text", None)
+            if isinstance(text, str):
+                self.chars += len(text)
+        elif kind == "message_start":
+            message = getattr(item, "message", None)
+            self.model = getattr(message, "model", None) or self.model
+            self.start_usage = getattr(message, "usage", None)
+        elif kind == "message_delta" and getattr(item, "usage", None) is not None:
+            self.delta_usage = item.usage
+
+    def result(self) -> tuple[Usage, str | None]:
+        start, delta = self.start_usage, self.delta_usage
+        if start is None and delta is None:
+            inp = _estimate_input(self.body)()
+            out = -(-self.chars // _estimate.CHARS_PER_TOKEN)
+            return Usage(input_tokens=inp, output_tokens=out, provenance="estimated"), self.model
+        merged: dict[str, Any] = {}
+        for source in (start, delta):
+            for name in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens"):
+                value = _get(source, name)
+                if value is not None:
+                    merged[name] = value
+            details = _get(source, "output_tokens_details")
+            if details is not None:
+                merged["output_tokens_details"] = details
+        if delta is None:  # the stream stopped before its final count: estimate the output
+            streamed = -(-self.chars // _estimate.CHARS_PER_TOKEN)
+            usage = usage_from(merged, output_tokens=max(merged.get("output_tokens") or 0, streamed))
+            return replace(usage, provenance="estimated"), self.model
+        return usage_from(merged), self.model
