@@ -55,14 +55,24 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("stand-in server did not start")
 
 
-def measure(fn: Callable[[], Any], calls: int) -> list[float]:
+CPU: dict[str, list[float]] = {}
+
+
+def measure(fn: Callable[[], Any], calls: int, name: str = "", settle: Callable[[], Any] | None = None) -> list[float]:
+    """Wall time per call (us); also the process CPU time per call, background threads included."""
     for _ in range(20):  # warm up connections and caches
         fn()
+    if settle:
+        settle()
     out = []
+    cpu0 = time.process_time()
     for _ in range(calls):
         t0 = time.perf_counter_ns()
         fn()
         out.append((time.perf_counter_ns() - t0) / 1000)
+    if settle:
+        settle()  # count the background work (ledger, spans, metrics) too
+    CPU.setdefault(name, []).append((time.process_time() - cpu0) / calls * 1e6)
     return out
 
 
@@ -95,7 +105,7 @@ def main() -> None:
         otel_mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
         results: dict[str, list[float]] = {"bare": [], "genops": [], "otel": []}
         for _ in range(args.rounds):
-            results["bare"] += measure(call, args.calls)
+            results["bare"] += measure(call, args.calls, "bare")
 
             settings = Settings.model_validate({
                 "service_name": "bench", "environment": "production",
@@ -106,20 +116,22 @@ def main() -> None:
             from genops import GenOps
 
             with GenOps.track(operation="bench", customer_id="acme"):
-                results["genops"] += measure(call, args.calls)
+                results["genops"] += measure(call, args.calls, "genops", rt.flush)
             rt.flush()
             _runtime.stop_runtime()
 
             inst = OpenAIInstrumentor()
             inst.instrument(tracer_provider=otel_tp, meter_provider=otel_mp)
-            results["otel"] += measure(call, args.calls)
+            results["otel"] += measure(call, args.calls, "otel", lambda: otel_tp.force_flush())
             inst.uninstrument()
 
         bare50, bare99 = pct(results["bare"], 50), pct(results["bare"], 99)
-        print(f"{'config':8} {'p50 us':>9} {'p99 us':>9} {'added p50':>10} {'added p99':>10}")
+        bare_cpu = statistics.median(CPU["bare"])
+        print(f"{'config':8} {'p50 us':>9} {'p99 us':>9} {'added p50':>10} {'added p99':>10} {'CPU/call':>9} {'added CPU':>10}")
         for name, values in results.items():
             p50, p99 = pct(values, 50), pct(values, 99)
-            print(f"{name:8} {p50:9.0f} {p99:9.0f} {p50 - bare50:10.0f} {p99 - bare99:10.0f}")
+            cpu = statistics.median(CPU[name])
+            print(f"{name:8} {p50:9.0f} {p99:9.0f} {p50 - bare50:10.0f} {p99 - bare99:10.0f} {cpu:9.0f} {cpu - bare_cpu:10.0f}")
         g = pct(results["genops"], 50) - bare50
         o = pct(results["otel"], 50) - bare50
         print(f"\ngenops added / otel-instrumentation added (p50): {g / o:.2f}" if o > 0 else "")
