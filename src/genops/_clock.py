@@ -15,6 +15,17 @@ class Clock:
     def monotonic_ns(self) -> int:
         return time.perf_counter_ns()
 
+    def sleep(self, seconds: float) -> None:
+        """Wait (used by THROTTLE rate limits)."""
+        if seconds > 0:
+            time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        """Wait without blocking the event loop."""
+        import asyncio
+
+        await asyncio.sleep(max(seconds, 0))
+
 
 class FakeClock(Clock):
     """A clock that only moves when told to. `advance(seconds)` moves both readings."""
@@ -37,6 +48,17 @@ class FakeClock(Clock):
         self._now += timedelta(seconds=seconds)
         self._mono += int(seconds * 1e9)
 
+    def sleep(self, seconds: float) -> None:
+        """A fake wait: moves the clock instead of waiting."""
+        if seconds > 0:
+            self.advance(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        import asyncio
+
+        self.sleep(seconds)
+        await asyncio.sleep(0)
+
 
 clock: Clock = Clock()
 
@@ -54,3 +76,11 @@ def now() -> datetime:
 
 def monotonic_ns() -> int:
     return clock.monotonic_ns()
+
+
+def sleep(seconds: float) -> None:
+    clock.sleep(seconds)
+
+
+async def asleep(seconds: float) -> None:
+    await clock.asleep(seconds)

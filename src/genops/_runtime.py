@@ -37,7 +37,9 @@ class Runtime:
         self.pricer = Pricer([PriceOverride(**o.model_dump()) for o in settings.pricing.overrides])
         self.ledger = open_ledger(settings.storage.url)
         self.telemetry = Telemetry(settings, span_exporters=span_exporters, metric_readers=metric_readers)
-        self.policies: Any = None  # the policy engine (genops.policy) when policies are configured
+        from .policy import build_engine
+
+        self.policies: Any = build_engine(settings, self)  # None when no policies are configured
         self.processor = EventProcessor(
             [LedgerSink(self.ledger), self.telemetry],
             batch_size=settings.storage.batch_size,
@@ -58,6 +60,8 @@ class Runtime:
         self.instrumentations.clear()
         self.processor.close()
         self.telemetry.shutdown()
+        if self.policies is not None:
+            self.policies.close()
         self.ledger.close()
 
 

@@ -35,6 +35,9 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+from .policy.cli_budget import budget_app  # noqa: E402 - sub-app registered next to its siblings
+
+app.add_typer(budget_app, name="budget")
 
 
 @app.command()

@@ -9,7 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Policy(BaseModel):
@@ -46,6 +48,28 @@ class BudgetPolicy(_Scoped):
     enforcement: Literal["WARNING", "BLOCKED"] = "WARNING"
     thresholds: list[float] = Field(default_factory=lambda: [0.8, 1.0])
     per: Literal["scope", "team", "project", "customer"] = "scope"  # one budget for the scope, or one per value
+    # A reservation left by a crashed process stops counting after this many seconds.
+    reservation_ttl_seconds: float = Field(default=900.0, gt=0)
+    # BLOCKED budgets and models without a known price: refuse (PRICE_UNKNOWN) or let through unreserved.
+    on_unknown_price: Literal["block", "allow"] = "block"
+    # Output tokens assumed for the worst case when a request sets no max_tokens (default: the model's maximum).
+    max_output_tokens: int | None = Field(default=None, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _sane_thresholds(cls, value: list[float]) -> list[float]:
+        if any(t <= 0 for t in value):
+            raise ValueError("thresholds are fractions of the limit and must be > 0 (e.g. 0.8 for 80%)")
+        return sorted(set(value))
 
 
 class ModelPolicy(_Scoped):
@@ -56,6 +80,12 @@ class ModelPolicy(_Scoped):
     team: str | list[str] | None = None
     enforcement: Literal["WARNING", "BLOCKED"] = "BLOCKED"
 
+    @model_validator(mode="after")
+    def _has_a_rule(self) -> "ModelPolicy":
+        if not self.blocked and not self.allowed:
+            raise ValueError("a model policy needs `blocked` and/or `allowed` model patterns")
+        return self
+
 
 class RateLimitPolicy(_Scoped):
     type: Literal["rate_limit"]
@@ -63,14 +93,22 @@ class RateLimitPolicy(_Scoped):
     tokens_per_minute: int | None = Field(default=None, gt=0)
     per: Literal["team", "project", "customer", "scope"] = "team"
     enforcement: Literal["WARNING", "BLOCKED", "THROTTLE"] = "BLOCKED"
-    max_wait_seconds: float = 10.0
+    max_wait_seconds: float = Field(default=10.0, ge=0)
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> "RateLimitPolicy":
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("a rate_limit policy needs requests_per_minute and/or tokens_per_minute")
+        return self
 
 
 class FallbackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     primary: str
-    fallback: list[str]
+    fallback: list[str] = Field(min_length=1)
+
+    _listify = field_validator("fallback", mode="before")(lambda cls, v: _as_list(v))
 
 
 class CustomPolicy(_Policy):
