@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -22,7 +21,7 @@ def _report(exc: GenOpsError) -> None:
 class _GenOpsGroup(TyperGroup):
     """Turns GenOps' own errors into clean error lines and exit code 2 (no traceback)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except GenOpsError as exc:
