@@ -20,8 +20,9 @@ writes the ledger and emits spans and metrics off the calling thread.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from opentelemetry import context as otel_context
 
@@ -178,8 +179,10 @@ class NestedCall:
     def __init__(self, outer: Call, provider: str, model: str | None) -> None:
         self.outer = outer
         self.provider = provider
-        self.model = model
         self.requested_model = model
+        # A model the framework call's policies substituted applies to the SDK request too.
+        substituted = outer.model != outer.requested_model and model == outer.requested_model
+        self.model = outer.model if substituted else model
         self.done = False
 
     def release(self) -> None:
@@ -249,6 +252,19 @@ async def start_async(provider: str, operation_kind: str, model: str | None, **k
     return call
 
 
+@contextmanager
+def outside_calls() -> Iterator[None]:
+    """Start a call here as if no governed call were in flight, so it does not nest (sibling
+    framework runs started back to back in one context, e.g. a LangChain batch `generate`)."""
+    token = _active.set(None)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
 def active_call() -> Call | None:
-    """The governed call in flight in this context, if any."""
-    return _active.get()
+    """The governed call in flight in this context, if any (a finished call whose end ran in
+    another context, e.g. a LangChain callback shielded in a copied context, is not)."""
+    call = _active.get()
+    return None if call is None or call.done else call
