@@ -37,15 +37,25 @@ class Runtime:
         self.pricer = Pricer([PriceOverride(**o.model_dump()) for o in settings.pricing.overrides])
         self.ledger = open_ledger(settings.storage.url)
         self.telemetry = Telemetry(settings, span_exporters=span_exporters, metric_readers=metric_readers)
+        self._seed_customer_labels()
         from .policy import build_engine
 
         self.policies: Any = build_engine(settings, self)  # None when no policies are configured
-        self.processor = EventProcessor(
-            [LedgerSink(self.ledger), self.telemetry],
-            batch_size=settings.storage.batch_size,
-            interval=settings.storage.flush_interval_seconds,
-        )
+        self.processor = EventProcessor([LedgerSink(self.ledger), self.telemetry], batch_size=settings.storage.batch_size)
         self.instrumentations: list[Any] = []
+
+    def _seed_customer_labels(self) -> None:
+        """Give the top spenders of the last 30 days their own `customer_id` metric label first."""
+        from datetime import timedelta
+
+        from . import _clock
+        from ._guard import guarded
+
+        with guarded("runtime.seed_customers"):
+            today = _clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+            rows = self.ledger.spend(today - timedelta(days=30), today + timedelta(days=1), ["customer_id"])
+            top = [r.group["customer_id"] for r in rows if r.group["customer_id"]]
+            self.telemetry.seed_customers(top[: self.settings.telemetry.customer_id_max_values])
 
     def flush(self) -> None:
         self.processor.flush()

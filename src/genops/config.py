@@ -53,7 +53,6 @@ class StorageConfig(_Strict):
     url: str | None = None  # default: sqlite:///<GENOPS_HOME or ~/.genops>/ledger.db
     counters_url: str | None = None  # redis://... for rate limits and budget counters
     batch_size: int = 500
-    flush_interval_seconds: float = 0.2
 
 
 class TelemetryConfig(_Strict):

@@ -33,10 +33,9 @@ class _Marker:
 
 
 class EventProcessor:
-    def __init__(self, sinks: list[Sink], batch_size: int = 500, interval: float = 0.2) -> None:
+    def __init__(self, sinks: list[Sink], batch_size: int = 500) -> None:
         self.sinks = sinks
         self.batch_size = batch_size
-        self.interval = interval
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="genops-processor", daemon=True)
