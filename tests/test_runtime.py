@@ -1,0 +1,101 @@
+"""Runtime-level behaviour: init without a file, exit flushing, context propagation, metric
+label seeding."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import openai
+
+from genops import GenOps, _clock, context
+from genops.events import Attribution, Cost, Usage, UsageEvent
+from genops.ledger import open_ledger
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def test_init_with_keyword_arguments_only(tmp_path, server, monkeypatch):
+    monkeypatch.delenv("GENOPS_CONFIG", raising=False)
+    rt = GenOps.init(service_name="svc", environment="staging", storage={"url": f"sqlite:///{tmp_path}/l.db"},
+                     exporters=[{"type": "none"}], attribution={"team": "ml"})
+    try:
+        client = openai.OpenAI(base_url=server.openai_base_url, api_key="sk", max_retries=0)
+        client.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)
+        GenOps.flush()
+        [event] = rt.ledger.events()
+        assert (event.attribution.team, event.attribution.environment, event.attribution.service) == ("ml", "staging", "svc")
+    finally:
+        GenOps.shutdown()
+
+
+def test_events_are_flushed_at_normal_interpreter_exit(tmp_path, server):
+    """No shutdown() call: the atexit hook drains the background queue into the ledger."""
+    script = textwrap.dedent(f"""
+        import openai
+        from genops import GenOps
+        GenOps.init(storage={{"url": "sqlite:///{tmp_path}/exit.db"}}, exporters=[{{"type": "none"}}])
+        client = openai.OpenAI(base_url="{server.openai_base_url}", api_key="sk", max_retries=0)
+        for i in range(200):
+            client.chat.completions.create(model="gpt-4-turbo", messages=[{{"role": "user", "content": "x"}}])
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    with open_ledger(f"sqlite:///{tmp_path}/exit.db") as ledger:
+        assert len(list(ledger.events())) == 200
+
+
+def test_context_follows_tasks_and_copied_threads(genops_runtime, server):
+    rt = genops_runtime()
+    client = openai.OpenAI(base_url=server.openai_base_url, api_key="sk", max_retries=0)
+    aclient = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="sk", max_retries=0)
+
+    async def per_customer(customer):
+        async with GenOps.track(customer_id=customer):
+            await asyncio.sleep(0)
+            await aclient.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)
+
+    async def main():
+        await asyncio.gather(*(per_customer(c) for c in ("a", "b", "c")))
+
+    asyncio.run(main())
+
+    with GenOps.track(customer_id="threaded", team="platform"):
+        ctx = contextvars.copy_context()
+    t = threading.Thread(target=ctx.run, args=(lambda: client.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES),))
+    t.start()
+    t.join()
+    rt.flush()
+    got = sorted((e.attribution.customer_id, e.attribution.team) for e in rt.ledger.events())
+    assert got == [("a", None), ("b", None), ("c", None), ("threaded", "platform")]
+    assert context.current() == Attribution()
+
+
+def test_top_spenders_keep_their_metric_label(genops_runtime, ledger_url, metric_reader, server, fake_clock):
+    now = _clock.now()
+    with open_ledger(ledger_url) as ledger:
+        ledger.write([
+            UsageEvent(id=f"seed-{c}", start_time=now - timedelta(days=2), end_time=now - timedelta(days=2),
+                       provider="openai", operation_kind="chat", request_model="gpt-4-turbo", response_model=None,
+                       usage=Usage(input_tokens=1, output_tokens=1), cost=Cost(total=Decimal(amount)),
+                       attribution=Attribution(customer_id=c), latency_ms=1.0)
+            for c, amount in (("big", "50"), ("medium", "5"), ("small", "0.5"))
+        ])
+    rt = genops_runtime(telemetry={"customer_id_max_values": 2})
+    client = openai.OpenAI(base_url=server.openai_base_url, api_key="sk", max_retries=0)
+    for customer in ("newcomer", "medium", "big"):
+        with GenOps.track(customer_id=customer):
+            client.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)
+    rt.flush()
+    points = [
+        dict(p.attributes)["customer_id"]
+        for rm in metric_reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics for m in sm.metrics if m.name == "genops.requests"
+        for p in m.data.data_points
+    ]
+    assert sorted(points) == ["big", "medium", "other"]
