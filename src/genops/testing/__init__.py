@@ -9,7 +9,20 @@ Anthropic and Cohere v2 wire formats, so the real SDKs can be exercised offline.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._state import RecordedRequest
-from .server import StandInServer
+
+if TYPE_CHECKING:
+    from .server import StandInServer
 
 __all__ = ["RecordedRequest", "StandInServer"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported lazily so `python -m genops.testing.server` runs the module only once.
+    if name == "StandInServer":
+        from .server import StandInServer
+
+        return StandInServer
+    raise AttributeError(name)
