@@ -3,6 +3,7 @@ a stand-in provider server, and a pinned clock."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
@@ -14,6 +15,9 @@ from genops import _clock, _guard
 from genops._runtime import Runtime, start_runtime, stop_runtime
 from genops.config import Settings
 from ledger_backends import pg_schemas, store_url  # noqa: F401 - ledger backend fixtures (SQLite + PostgreSQL)
+
+# LiteLLM fetches its model price map from the internet on import unless told to use its copy.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture
