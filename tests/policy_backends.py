@@ -39,3 +39,38 @@ def policy_storage(request: Any, tmp_path: Any) -> dict[str, str]:
     if request.param == "postgres":
         return {"url": ledger}
     return {"url": ledger, "counters_url": request.getfixturevalue("redis_url")}
+
+
+# -- governed calls driven through the pipeline (the same path an integration takes) ------------
+
+# A house model with round prices: $0.001 per input token, $0.002 per output token.
+HOUSE_PRICING = {"overrides": [{"model": "house-model", "input_per_million": 1000, "output_per_million": 2000}]}
+
+
+def start_call(model: str = "house-model", provider: str = "openai", *, estimate: int = 100, max_out: int | None = 10,
+               **attribution: Any) -> Any:  # fmt: skip
+    """`pipeline.start` for a chat call, attributed with `attribution` (team=..., customer_id=...)."""
+    from genops import context, pipeline
+
+    with context.scope(**attribution):
+        return pipeline.start(provider, "chat", model, max_output_tokens=max_out, estimate_input=lambda: estimate)
+
+
+def governed_call(model: str = "house-model", provider: str = "openai", *, estimate: int = 100, max_out: int | None = 10,
+                  input_tokens: int = 100, output_tokens: int = 10, **attribution: Any) -> Any:  # fmt: skip
+    """Start and finish a call with the given usage; returns its `UsageEvent` (100 in / 10 out on
+    the house model cost $0.12; a BLOCKED budget reserves $0.161 for it)."""
+    from genops import Usage
+
+    call = start_call(model, provider, estimate=estimate, max_out=max_out, **attribution)
+    return call.finish(Usage(input_tokens=input_tokens, output_tokens=output_tokens))
+
+
+class AlertRecorder:
+    """Stands in for `runtime.alerts`: records the budget threshold crossings it is handed."""
+
+    def __init__(self) -> None:
+        self.crossings: list[Any] = []
+
+    def budget_threshold(self, crossing: Any) -> None:
+        self.crossings.append(crossing)

@@ -16,7 +16,7 @@ Either way, crossing a threshold (default 80% and 100%) fires one alert per peri
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from ..events import Attribution
@@ -103,11 +103,15 @@ class BudgetRule:
             raise refuse(att, self.name, "budget", "PRICE_UNKNOWN", message, scope=self.describe(key.scope),
                          period_end=key.period_end)  # fmt: skip
         nano = to_nano(amount)
+        # Held before the store is asked: if it is down and the policy fails open, the call's
+        # actual cost is still settled once the store is back.
+        hold = BudgetHold(self, key, None, 0)
+        att.holds.append(hold)
         result = engine.counter(self, key, lambda: engine.store.reserve(key, nano, self.limit_nano, att.now,
                                                                   self.policy.reservation_ttl_seconds))  # fmt: skip
         spent, reserved, limit = from_nano(result.spent), from_nano(result.reserved), from_nano(result.limit)
         if result.ok:
-            att.holds.append(BudgetHold(self, key, result.reservation_id, nano))
+            hold.reservation_id, hold.amount = result.reservation_id, nano
             att.decide(self.name, "budget", "allow", None,
                        f"reserved {money(amount)}; {self.describe(key.scope)}: spent {money(spent)} of {money(limit)}")  # fmt: skip
             return
@@ -121,8 +125,8 @@ class BudgetRule:
                      spent=spent, reserved=reserved, limit=limit, period_end=key.period_end)  # fmt: skip
 
     def _warn_check(self, att: Attempt, engine: "PolicyEngine", key: CounterKey, amount: Decimal | None) -> None:
+        att.holds.append(BudgetHold(self, key, None, 0))  # the actual cost is added after the call
         state: CounterState = engine.counter(self, key, lambda: engine.store.read(key, self.limit_nano, att.now))
-        att.holds.append(BudgetHold(self, key, None, 0))
         spent, limit = state.spent, state.limit
         pct = percent(spent, limit)
         text = f"{self.describe(key.scope)}: spent {money(from_nano(spent))} of {money(from_nano(limit))} ({pct}%)"
@@ -164,7 +168,7 @@ def _threshold_nano(threshold: float, limit: int) -> int:
 def percent(spent: int, limit: int) -> Decimal:
     if limit <= 0:
         return Decimal(0)
-    return (Decimal(spent) * HUNDRED / Decimal(limit)).quantize(CENT)
+    return (Decimal(spent) * HUNDRED / Decimal(limit)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _local(when: "datetime", tz: str) -> str:
