@@ -261,7 +261,7 @@ def test_rollup_and_raw_events_agree(ledger: Any) -> None:
 
 def test_migrations_are_recorded_and_applied_once(store_url: str) -> None:
     names = [m.name for m in MIGRATIONS]
-    assert names == ["0001_events", "0002_daily_spend"]
+    assert names == ["0001_events", "0002_daily_spend", "0003_hourly_spend"]
     with open_ledger(store_url) as first:
         applied = first.applied_migrations()
         assert [name for name, _ in applied] == names
@@ -274,6 +274,27 @@ def test_migrations_are_recorded_and_applied_once(store_url: str) -> None:
         assert [name for name, _ in upgraded.applied_migrations()] == names
         assert upgraded.write([make_event("m1", cost="0.5")]) == 1
         assert upgraded.spend(DAY, DAY + timedelta(days=1))[0].cost_usd == Decimal("0.5")
+
+
+def test_hourly_migration_backfills_existing_events(store_url: str) -> None:
+    """A ledger written before `0003_hourly_spend` gets the hourly rollup filled from its events."""
+    with open_ledger(store_url) as store:
+        store.write(
+            [make_event(f"h{i}", T0 + timedelta(minutes=25 * i), cost="0.25", team=f"t{i % 2}") for i in range(6)]
+        )
+    raw_sql(store_url, "DROP TABLE genops_hourly_spend")
+    raw_sql(store_url, "DELETE FROM genops_schema_migrations WHERE name = '0003_hourly_spend'")
+    with open_ledger(store_url) as upgraded:
+        assert [n for n, _ in upgraded.applied_migrations()][-1] == "0003_hourly_spend"
+        start, end = T0, T0 + timedelta(hours=3)
+        hourly = upgraded._spend(start, end, ["team"], None, "hourly")
+        assert hourly == upgraded._spend(start, end, ["team"], None, False)
+        assert [(r.group["team"], r.cost_usd, r.requests) for r in hourly] == [
+            ("t0", Decimal("0.75"), 3),
+            ("t1", Decimal("0.75"), 3),
+        ]
+        assert upgraded.write([make_event("h9", T0, cost="1", team="t0")]) == 1  # increments the backfilled row
+        assert upgraded._spend(T0, T0 + timedelta(hours=1), ["team"], None, "hourly")[0].cost_usd == Decimal("1.5")
 
 
 def _write_from_process(url: str, worker: int, results: Any) -> None:

@@ -1,10 +1,12 @@
 """The ledger interface, shared by the SQLite and PostgreSQL backends, and `open_ledger(url)`.
 
 The ledger is append-only and idempotent on event id. Each `write` is one transaction that
-inserts the new events and adds them to the daily rollup (`genops_daily_spend`: sums per UTC
-day and team/project/customer/provider/model/operation/environment/operation kind/status).
-`spend` answers from the rollup when the range is whole UTC days and every group/filter field is
-a rollup dimension, and from raw events otherwise; both give the same exact totals.
+inserts the new events and adds them to the rollups (`genops_daily_spend` per UTC day and
+`genops_hourly_spend` per UTC hour: sums per team/project/customer/provider/model/operation/
+environment/operation kind/status). When every group/filter field is a rollup dimension, `spend`
+reads whole UTC days from the daily rollup, the whole hours around them from the hourly one and
+only sub-hour edges from raw events (plan.py); otherwise (user_id, custom attributes, service,
+request/response model) it scans the raw events of the range. Every path gives the same exact totals.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError, GenOpsError
 from ..events import UsageEvent
-from . import query
+from . import query, rollups
+from .plan import plan
 from .rows import (
+    EVENT_COLUMNS,
+    HOURLY_TABLE,
     MONEY_CONTEXT,
     day_of,
     event_to_row,
     from_pico,
+    hourly_deltas,
     is_utc_midnight,
     residual,
     rollup_deltas,
@@ -63,7 +69,13 @@ class Transaction(Protocol):
     def insert_events(self, rows: Sequence[tuple[Any, ...]]) -> list[int]:
         """Insert rows, ignoring ids already present; the indices of the rows inserted."""
 
-    def executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; returns a cursor."""
+
+    def lock_events(self) -> None:
+        """Keep other writers out of the events table until the transaction ends."""
 
 
 @dataclass
@@ -112,10 +124,18 @@ class Ledger(ABC):
         rows = [event_to_row(e) for e in batch]
         with self._transaction() as tx:
             new = [batch[i] for i in tx.insert_events(rows)]
-            deltas = sorted(rollup_deltas(new), key=lambda d: (d[0], d[1]))
-            if deltas:
-                tx.executemany(query.upsert_rollup_sql(), deltas)
+            if new:
+                tx.executemany(query.upsert_rollup_sql(), sorted(rollup_deltas(new), key=lambda d: (d[0], d[1])))
+                tx.executemany(query.upsert_hourly_sql(), sorted(hourly_deltas(new), key=lambda d: (d[0], d[1])))
         return len(new)
+
+    def rebuild_rollups(self, progress: rollups.Progress | None = None) -> int:
+        """Recompute both rollups from the raw events, in one transaction (writers wait; readers see
+        the old rollups until it commits). `progress(days_done, days)` is called per UTC day.
+        Returns the number of events summed."""
+        with self._transaction() as tx:
+            tx.lock_events()
+            return rollups.rebuild(tx.execute, tx.executemany, progress=progress)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -141,29 +161,53 @@ class Ledger(ABC):
         end: datetime,
         group_by: Sequence[str],
         filters: Mapping[str, Any] | None,
-        use_rollup: bool | None,
+        use_rollup: bool | str | None,
     ) -> list[SpendRow]:
+        """`use_rollup`: None plans (rollups where they can answer), False reads raw events only,
+        True the daily rollup only (whole UTC days), "hourly" the hourly rollup only (whole hours)."""
         groups = query.check_group_by(group_by)
         checked = query.check_filters(filters)
         start_us, end_us = to_us(start), to_us(end)
         if end_us <= start_us:
             return []
-        if use_rollup is None:
-            use_rollup = is_utc_midnight(start) and is_utc_midnight(end) and query.rollup_can_answer(groups, checked)
-        if use_rollup:
-            sql, params = query.rollup_spend(groups, checked, day_of(start).isoformat(), day_of(end).isoformat())
+        statements: list[tuple[str, list[Any]]] = []
+        if use_rollup is None and query.rollup_can_answer(groups, checked):
+            for seg in plan(start_us, end_us):
+                if seg.source == "daily":
+                    statements.append(query.rollup_spend(groups, checked, *seg.days))
+                elif seg.source == "hourly":
+                    statements.append(query.rollup_spend(groups, checked, seg.start_us, seg.end_us, HOURLY_TABLE))
+                else:
+                    statements.append(query.raw_spend(groups, checked, seg.start_us, seg.end_us, self.dialect))
+        elif use_rollup is True:
+            if not (is_utc_midnight(start) and is_utc_midnight(end)):
+                raise ValueError("the daily rollup answers whole UTC days only")
+            statements.append(query.rollup_spend(groups, checked, day_of(start).isoformat(), day_of(end).isoformat()))
+        elif use_rollup == "hourly":
+            statements.append(query.rollup_spend(groups, checked, start_us, end_us, HOURLY_TABLE))
         else:
-            sql, params = query.raw_spend(groups, checked, start_us, end_us)
+            statements.append(query.raw_spend(groups, checked, start_us, end_us, self.dialect))
         n = len(groups)
         totals: dict[tuple[Any, ...], _Group] = {}
         with self._snapshot() as q:
-            for row in q(sql, params):
-                values = tuple(row[:n])
-                pico, unknown, requests, tin, tout, inexact = (int(v or 0) for v in row[n:])
-                if requests:
-                    totals[values] = _Group(values, pico, unknown, requests, tin, tout, inexact)
+            for sql, params in statements:
+                for row in q(sql, params):
+                    values = tuple(row[:n])
+                    pico, unknown, requests, tin, tout, inexact = (int(v or 0) for v in row[n:])
+                    if not requests:
+                        continue
+                    g = totals.get(values)
+                    if g is None:
+                        totals[values] = _Group(values, pico, unknown, requests, tin, tout, inexact)
+                    else:
+                        g.pico += pico
+                        g.unknown += unknown
+                        g.requests += requests
+                        g.input_tokens += tin
+                        g.output_tokens += tout
+                        g.inexact += inexact
             if any(g.inexact for g in totals.values()):
-                sql, params = query.inexact_costs(groups, checked, start_us, end_us)
+                sql, params = query.inexact_costs(groups, checked, start_us, end_us, self.dialect)
                 for row in q(sql, params):
                     totals[tuple(row[:n])].extra += residual(row[n], row[n + 1])
         out = []
@@ -180,19 +224,43 @@ class Ledger(ABC):
         self, start: datetime | None = None, end: datetime | None = None, **filters: Any
     ) -> Iterator[UsageEvent]:
         """Stored events starting in [start, end), oldest first, read in pages. `filters` as in `spend`."""
+        for row in self.rows(EVENT_COLUMNS, start, end, filters):
+            yield row_to_event(row)
+
+    def rows(
+        self,
+        columns: Sequence[str],
+        start: datetime | None = None,
+        end: datetime | None = None,
+        filters: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Raw event rows (the given `EVENT_COLUMNS`, in that order) starting in [start, end),
+        oldest first, read in pages of `page_size` (for exports: cheaper than whole events)."""
+        unknown = [c for c in columns if c not in EVENT_COLUMNS]
+        if unknown:
+            raise ValueError(f"not ledger event columns: {unknown}")
         checked = query.check_filters(filters)
         start_us = None if start is None else to_us(start)
         end_us = None if end is None else to_us(end)
+        size = page_size or self.PAGE_SIZE
+        n = len(columns)
         after: tuple[int, str] | None = None
         while True:
-            sql, params = query.event_page(checked, start_us, end_us, after, self.PAGE_SIZE)
+            sql, params = query.event_page(checked, start_us, end_us, after, size, self.dialect, columns)
             with self._snapshot() as q:
-                rows = q(sql, params)
-            for row in rows:
-                yield row_to_event(row)
-            if len(rows) < self.PAGE_SIZE:
+                page = q(sql, params)
+            for row in page:
+                yield tuple(row[:n])
+            if len(page) < size:
                 return
-            after = (rows[-1][1], rows[-1][0])
+            after = (page[-1][n], page[-1][n + 1])
+
+    def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
+        """The number of events starting in [start, end)."""
+        sql, params = query.count_events(None if start is None else to_us(start), None if end is None else to_us(end))
+        with self._snapshot() as q:
+            return int(q(sql, params)[0][0])
 
     def __enter__(self) -> Self:
         return self

@@ -4,7 +4,8 @@ Never edit or reorder a released migration: add a new one at the end. Applied mi
 recorded in `genops_schema_migrations (name, applied_at)`; opening a ledger applies the missing
 ones under a lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL an advisory lock), so concurrent openers
 are safe. The same text serves both backends; `{bigint}`, `{double}` and `{money}` become the
-dialect's types.
+dialect's types (`{without_rowid}` makes a SQLite table clustered on its primary key). A migration
+may also fill a new table from existing rows (`backfill`, run in the same transaction).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._clock import now
-from .rows import DAILY_TABLE, EVENTS_TABLE, MIGRATIONS_TABLE
+from .rollups import Run, RunMany, backfill_hourly
+from .rows import DAILY_TABLE, EVENTS_TABLE, HOURLY_TABLE, MIGRATIONS_TABLE
 
 TYPES = {
-    "sqlite": {"bigint": "INTEGER", "double": "REAL", "money": "INTEGER"},
+    "sqlite": {"bigint": "INTEGER", "double": "REAL", "money": "INTEGER", "without_rowid": " WITHOUT ROWID"},
     # Per-event picodollars fit BIGINT (up to $9.2M per event); rollup sums use NUMERIC.
-    "postgres": {"bigint": "BIGINT", "double": "DOUBLE PRECISION", "money": "NUMERIC(38, 0)"},
+    "postgres": {"bigint": "BIGINT", "double": "DOUBLE PRECISION", "money": "NUMERIC(38, 0)", "without_rowid": ""},
 }
 
 
@@ -27,6 +29,7 @@ TYPES = {
 class Migration:
     name: str
     statements: tuple[str, ...]
+    backfill: Callable[[Run, RunMany], None] | None = None
 
     def sql(self, dialect: str) -> list[str]:
         return [s.format(**TYPES[dialect]) for s in self.statements]
@@ -119,6 +122,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    # Hourly sums, so a calendar period in a non-UTC timezone is answered from rollups too (see plan.py).
+    Migration(
+        "0003_hourly_spend",
+        (
+            f"""
+            CREATE TABLE {HOURLY_TABLE} (
+                hour_us {{bigint}} NOT NULL,
+                group_key TEXT NOT NULL,
+                team TEXT,
+                project TEXT,
+                customer_id TEXT,
+                provider TEXT,
+                model TEXT,
+                operation TEXT,
+                environment TEXT,
+                operation_kind TEXT,
+                status TEXT,
+                requests {{bigint}} NOT NULL,
+                unknown_cost_requests {{bigint}} NOT NULL,
+                inexact_cost_requests {{bigint}} NOT NULL,
+                cost_pico {{money}} NOT NULL,
+                input_tokens {{money}} NOT NULL,
+                output_tokens {{money}} NOT NULL,
+                cached_input_tokens {{money}} NOT NULL,
+                reasoning_tokens {{money}} NOT NULL,
+                PRIMARY KEY (hour_us, group_key)
+            ){{without_rowid}}""",
+        ),
+        backfill=backfill_hourly,
+    ),
 )
 
 
@@ -129,9 +162,12 @@ def check_order(migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
         raise RuntimeError(f"ledger migrations must be uniquely named and ordered: {names}")
 
 
-def migrate(run: Callable[[str, Sequence[Any]], Any], applied: set[str], dialect: str) -> list[str]:
-    """Apply the migrations not in `applied` with `run(sql, params)` (`?` placeholders), recording
-    each; the caller holds the migration lock and the transaction. Returns the names applied."""
+def migrate(
+    run: Callable[[str, Sequence[Any]], Any], applied: set[str], dialect: str, run_many: RunMany | None = None
+) -> list[str]:
+    """Apply the migrations not in `applied` with `run(sql, params)` / `run_many(sql, rows)` (`?`
+    placeholders), recording each; the caller holds the migration lock and the transaction.
+    Returns the names applied."""
     check_order()
     done = []
     for migration in MIGRATIONS:
@@ -139,6 +175,8 @@ def migrate(run: Callable[[str, Sequence[Any]], Any], applied: set[str], dialect
             continue
         for statement in migration.sql(dialect):
             run(statement, ())
+        if migration.backfill is not None:
+            migration.backfill(run, run_many or (lambda sql, rows: [run(sql, row) for row in rows]))
         run(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.name, now().isoformat()))
         done.append(migration.name)
     return done

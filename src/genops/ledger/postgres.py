@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import GenOpsError
 from . import migrations, query
 from .base import Ledger, LedgerUnavailableError, Query, redact
-from .rows import MIGRATIONS_TABLE
+from .rows import EVENTS_TABLE, MIGRATIONS_TABLE
 
 try:
     import psycopg
@@ -54,8 +54,15 @@ class _Tx:
                 out.append(i)
         return out
 
-    def executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.cur.executemany(_pg(sql), rows)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.cur.execute(_pg(sql), params)
+
+    def lock_events(self) -> None:
+        """Keep other writers out until commit (reads go on): for a rollup rebuild."""
+        self.cur.execute(f"LOCK TABLE {EVENTS_TABLE} IN SHARE ROW EXCLUSIVE MODE")
 
 
 class PostgresLedger(Ledger):
@@ -101,7 +108,12 @@ class PostgresLedger(Ledger):
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
                 cur.execute(migrations.CREATE_MIGRATIONS_TABLE)
                 applied = {r[0] for r in cur.execute(f"SELECT name FROM {MIGRATIONS_TABLE}").fetchall()}
-                migrations.migrate(lambda sql, params: cur.execute(_pg(sql), params), applied, self.dialect)
+                migrations.migrate(
+                    lambda sql, params: cur.execute(_pg(sql), params),
+                    applied,
+                    self.dialect,
+                    lambda sql, rows: cur.executemany(_pg(sql), rows),
+                )
 
     def applied_migrations(self) -> list[tuple[str, str]]:
         with self._snapshot() as q:

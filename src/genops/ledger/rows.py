@@ -20,6 +20,7 @@ from ..events import Attribution, Cost, PolicyDecision, Usage, UsageEvent
 
 EVENTS_TABLE = "genops_events"
 DAILY_TABLE = "genops_daily_spend"
+HOURLY_TABLE = "genops_hourly_spend"
 MIGRATIONS_TABLE = "genops_schema_migrations"
 
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -42,6 +43,8 @@ ROLLUP_SUMS: tuple[str, ...] = (
 )  # fmt: skip
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
 _PICO = Decimal(10) ** 12
 # Wide enough that no money arithmetic here ever rounds.
 MONEY_CONTEXT = Context(prec=100)
@@ -208,18 +211,26 @@ def row_to_event(row: Sequence[Any]) -> UsageEvent:
     )
 
 
-# -- daily rollup -----------------------------------------------------------------------------
+# -- rollups ----------------------------------------------------------------------------------
 
 
-def rollup_deltas(events: Sequence[UsageEvent]) -> list[tuple[Any, ...]]:
-    """Per (UTC day, group) sums of newly inserted events, as rows for the rollup upsert:
-    (day, group_key, *ROLLUP_GROUPS values, *ROLLUP_SUMS values)."""
-    acc: dict[tuple[str, str], list[Any]] = {}
+def rollup_groups(e: UsageEvent) -> tuple[str | None, ...]:
+    """The event's values of `ROLLUP_GROUPS`."""
+    a = e.attribution
+    return (a.team, a.project, a.customer_id, e.provider, e.model, a.operation, a.environment,
+            e.operation_kind, e.status)  # fmt: skip
+
+
+def group_key(groups: Sequence[Any]) -> str:
+    """The rollup tables' key for one combination of `ROLLUP_GROUPS` values."""
+    return _dumps(list(groups))
+
+
+def _deltas(events: Sequence[UsageEvent], bucket: Any) -> list[tuple[Any, ...]]:
+    acc: dict[tuple[Any, str], list[Any]] = {}
     for e in events:
-        a = e.attribution
-        groups = (a.team, a.project, a.customer_id, e.provider, e.model, a.operation, a.environment,
-                  e.operation_kind, e.status)  # fmt: skip
-        key = (utc_day(e.start_time), _dumps(groups))
+        groups = rollup_groups(e)
+        key = (bucket(e), group_key(groups))
         sums = acc.get(key)
         if sums is None:
             sums = acc[key] = [list(groups), 0, 0, 0, 0, 0, 0, 0, 0]
@@ -233,4 +244,16 @@ def rollup_deltas(events: Sequence[UsageEvent]) -> list[tuple[Any, ...]]:
         sums[6] += u.output_tokens or 0
         sums[7] += u.cached_input_tokens or 0
         sums[8] += u.reasoning_tokens or 0
-    return [(day, group_key, *s[0], *s[1:]) for (day, group_key), s in acc.items()]
+    return [(bucket_value, key, *s[0], *s[1:]) for (bucket_value, key), s in acc.items()]
+
+
+def rollup_deltas(events: Sequence[UsageEvent]) -> list[tuple[Any, ...]]:
+    """Per (UTC day, group) sums of newly inserted events, as rows for the daily rollup upsert:
+    (day, group_key, *ROLLUP_GROUPS values, *ROLLUP_SUMS values)."""
+    return _deltas(events, lambda e: utc_day(e.start_time))
+
+
+def hourly_deltas(events: Sequence[UsageEvent]) -> list[tuple[Any, ...]]:
+    """Per (UTC hour, group) sums, as rows for the hourly rollup upsert:
+    (hour_us, group_key, *ROLLUP_GROUPS values, *ROLLUP_SUMS values); hour_us is the hour's start."""
+    return _deltas(events, lambda e: (us := to_us(e.start_time)) - us % HOUR_US)

@@ -47,8 +47,14 @@ class _Tx:
         sql = query.insert_event_sql()
         return [i for i, row in enumerate(rows) if self.conn.execute(sql, row).rowcount == 1]
 
-    def executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(sql, params)
+
+    def lock_events(self) -> None:
+        """Nothing to do: `BEGIN IMMEDIATE` already keeps other writers out."""
 
 
 class SQLiteLedger(Ledger):
@@ -92,7 +98,7 @@ class SQLiteLedger(Ledger):
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(migrations.CREATE_MIGRATIONS_TABLE)
-            migrations.migrate(conn.execute, self._applied_names(conn), self.dialect)
+            migrations.migrate(conn.execute, self._applied_names(conn), self.dialect, conn.executemany)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
