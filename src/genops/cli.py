@@ -37,6 +37,9 @@ app.add_typer(config_app, name="config")
 from .policy.cli_budget import budget_app  # noqa: E402 - sub-app registered next to its siblings
 
 app.add_typer(budget_app, name="budget")
+from .dashboards.cli import dashboards_app  # noqa: E402
+
+app.add_typer(dashboards_app, name="dashboards")
 
 
 @app.command()
