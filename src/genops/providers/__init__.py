@@ -15,7 +15,7 @@ from ..config import Settings
 logger = logging.getLogger("genops")
 
 # Library-level integrations switched on by `GenOps.init` (in this order).
-AUTO = ("openai", "anthropic", "cohere", "litellm")
+AUTO = ("openai", "anthropic", "cohere", "litellm", "llamaindex")
 
 
 def instrument_configured(settings: Settings) -> list[Any]:
