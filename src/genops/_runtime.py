@@ -9,7 +9,7 @@ from typing import Any
 
 from .config import Settings
 from .events import Attribution
-from .pricing import PriceOverride, Pricer
+from .pricing import Pricer
 from .processor import EventProcessor
 
 logger = logging.getLogger("genops")
@@ -34,7 +34,7 @@ class Runtime:
             service=settings.service_name,
             custom=dict(a.defaults),
         )
-        self.pricer = Pricer([PriceOverride(**o.model_dump()) for o in settings.pricing.overrides])
+        self.pricer = Pricer.from_config(settings.pricing)
         self.ledger = open_ledger(settings.storage.url)
         self.telemetry = Telemetry(settings, span_exporters=span_exporters, metric_readers=metric_readers)
         self._seed_customer_labels()

@@ -71,8 +71,25 @@ class PriceOverrideConfig(_Strict):
     discount_percent: Decimal | None = Field(default=None, ge=0, le=100)
 
 
+VectorDBName = Literal["pinecone", "weaviate", "chroma"]
+
+
+class VectorDBPriceConfig(_Strict):
+    """Prices of one vector database (`pricing.vector_db.<name>`), in USD. For Pinecone, fields
+    set here replace GenOps' default list prices; for Weaviate and Chroma, a configured database
+    is priced exactly as written (fields left out cost $0) and an unconfigured one is unknown."""
+
+    read_unit_per_million: Decimal | None = Field(default=None, ge=0)
+    write_unit_per_million: Decimal | None = Field(default=None, ge=0)
+    storage_gb_month: Decimal | None = Field(default=None, ge=0)
+    query: Decimal | None = Field(default=None, ge=0)  # per query request
+    upsert: Decimal | None = Field(default=None, ge=0)  # per insert/upsert request
+    delete: Decimal | None = Field(default=None, ge=0)  # per delete request
+
+
 class PricingConfig(_Strict):
     overrides: list[PriceOverrideConfig] = Field(default_factory=list)
+    vector_db: dict[VectorDBName, VectorDBPriceConfig] = Field(default_factory=dict)
 
 
 # One `policies:` item: a typed policy from `genops.policy.schema`, chosen by its `type` field.

@@ -40,9 +40,9 @@ def build_engine(settings: Any, runtime: Any = None) -> PolicyEngine | None:
         store = open_store(store_url(settings.storage))
     pricer = getattr(runtime, "pricer", None)
     if pricer is None:
-        from ..pricing import PriceOverride, Pricer
+        from ..pricing import Pricer
 
-        pricer = Pricer([PriceOverride(**o.model_dump()) for o in settings.pricing.overrides])
+        pricer = Pricer.from_config(settings.pricing)
     return PolicyEngine(policies, store, pricer, ledger=getattr(runtime, "ledger", None), owner=runtime)
 
 

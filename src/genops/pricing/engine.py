@@ -3,6 +3,9 @@
 Lookup order for a (provider, model): a config override, then genai-prices, then GenOps'
 reviewed supplement (`supplement.py`). Model lookups are cached per (provider, model); the
 price itself is chosen for the event's start time, so historic prices apply.
+
+Vector databases (`vector.VECTOR_PROVIDERS`) are priced on their units instead (`vector.py`):
+read/write units, requests and storage; the "model" of their events is the index name.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from genai_prices.types import Usage as PriceUsage
 
 from ..events import UNKNOWN_COST, Cost, Usage
 from . import supplement
+from .vector import VECTOR_PROVIDERS, VectorPricer
 
 logger = logging.getLogger("genops.pricing")
 
@@ -67,13 +71,22 @@ def _price_usage(usage: Usage) -> PriceUsage:
 class Pricer:
     """Prices usage. Thread-safe; lookups are cached."""
 
-    def __init__(self, overrides: list[PriceOverride] | None = None) -> None:
+    def __init__(self, overrides: list[PriceOverride] | None = None, vector_db: Any = None) -> None:
         self.overrides = list(overrides or [])
+        self.vector = VectorPricer(vector_db)
         self._cache: dict[tuple[str, str], Any] = {}
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_config(cls, pricing: Any) -> "Pricer":
+        """The pricer for a `PricingConfig` (`settings.pricing`)."""
+        vector_db = {name: cfg.model_dump(exclude_none=True) for name, cfg in pricing.vector_db.items()}
+        return cls([PriceOverride(**o.model_dump()) for o in pricing.overrides], vector_db=vector_db)
+
     def price(self, provider: str, model: str | None, usage: Usage, when: datetime) -> Cost:
+        if provider in VECTOR_PROVIDERS:
+            return self.vector.price(provider, usage)
         if model is None or usage.provenance == "unavailable":
             return Cost(total=None, source="no-usage" if model else "unknown-model")
         override = self._override(provider, model)
@@ -99,6 +112,8 @@ class Pricer:
         return cost
 
     def is_known(self, provider: str, model: str) -> bool:
+        if provider in VECTOR_PROVIDERS:
+            return self.vector.is_known(provider)
         override = self._override(provider, model)
         return (override is not None and override.has_own_prices) or self._lookup(provider, model) is not None
 

@@ -1,0 +1,123 @@
+"""Shared pieces of the vector-database integrations (Pinecone, Weaviate, Chroma).
+
+A vector operation becomes one governed event: `provider` is the database, `operation_kind`
+is `vector.query`, `vector.upsert` or `vector.delete`, the "model" is the index/collection name,
+and `Usage.units` holds what the database bills (see `genops.pricing.vector`). Tokens are None.
+
+Vector calls never nest into a framework call (a LangChain or LlamaIndex LLM run): they are
+their own operations with their own prices.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+from .. import pipeline
+from .._runtime import get_runtime
+from ..context import current
+from ..events import Provenance, Usage, UsageEvent
+from ..pricing.vector import STORAGE_UNIT
+
+Kind = Literal["vector.query", "vector.upsert", "vector.delete"]
+QUERY: Kind = "vector.query"
+UPSERT: Kind = "vector.upsert"
+DELETE: Kind = "vector.delete"
+STORAGE = "vector.storage"
+REQUEST_UNIT = {QUERY: "queries", UPSERT: "upserts", DELETE: "deletes"}
+
+
+def start(provider: str, kind: Kind, index: str | None) -> Any:
+    """Begin a governed vector operation (None when GenOps is not initialised).
+
+    Raises `PolicyViolationError` when a policy refuses it.
+    """
+    token = pipeline._active.set(None)  # never a NestedCall of a framework call in flight
+    try:
+        call = pipeline.start(provider, kind, index)
+        if call is not None:
+            call.release()  # calls made inside (an embedding function) are their own events
+        return call
+    finally:
+        pipeline._active.reset(token)
+
+
+async def start_async(provider: str, kind: Kind, index: str | None) -> Any:
+    """`start` for async clients (a throttling policy waits without blocking the loop)."""
+    token = pipeline._active.set(None)
+    try:
+        call = await pipeline.start_async(provider, kind, index)
+        if call is not None:
+            call.release()
+        return call
+    finally:
+        pipeline._active.reset(token)
+
+
+def usage(
+    kind: Kind,
+    *,
+    provenance: Provenance,
+    read_units: int | None = None,
+    write_units: int | None = None,
+    vectors: int | None = None,
+) -> Usage:
+    """The usage of one vector request: one request unit of its kind plus the given units."""
+    units = {REQUEST_UNIT[kind]: 1}
+    for name, value in (("read_units", read_units), ("write_units", write_units), ("vectors", vectors)):
+        if value is not None:
+            units[name] = int(value)
+    return Usage(units=units, provenance=provenance)
+
+
+def record_storage(
+    provider: str,
+    index: str | None,
+    gb: Decimal | int | str | float,
+    *,
+    hours: Decimal | int | str | float = 24,
+    **attribution: Any,
+) -> UsageEvent | None:
+    """Record that `index` held `gb` gigabytes (10^9 bytes) for `hours` hours, as one
+    `vector.storage` event priced at the database's `storage_gb_month` (a month = 730 hours).
+
+    Call it from a scheduled job with the sizes your database reports (for example daily,
+    `hours=24`). Attribution: the current `GenOps.track` scope, overridden by keyword arguments
+    (`team=`, `project=`, custom attributes). Storage snapshots are not checked by policies.
+    Returns the recorded event, or None when GenOps is not initialised.
+    """
+    rt = get_runtime()
+    if rt is None:
+        return None
+    size, period = _decimal("gb", gb), _decimal("hours", hours)
+    mb_hours = int((size * 1000 * period).to_integral_value(ROUND_HALF_EVEN))
+    call = pipeline.Call(rt, provider, STORAGE, index, attribution=current().merged(**attribution))
+    call.release()
+    return call.finish(Usage(units={STORAGE_UNIT: mb_hours}, provenance="reported"))
+
+
+def _decimal(name: str, value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except ArithmeticError:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}") from None
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return number
+
+
+class ContextThreadPoolExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the submitting thread's context, so the
+    GenOps attribution (`GenOps.track`) and the OTel parent span follow batched requests."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+def context_executor(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A wrapt wrapper for a module's `ThreadPoolExecutor` name: build the context-carrying one."""
+    return ContextThreadPoolExecutor(*args, **kwargs)
