@@ -417,3 +417,25 @@ def test_provider_resolution():
     # LiteLLM no longer routes the bare name (Cohere retired it); the price data still knows it.
     assert provider_for("command-r-plus") == ("cohere", "command-r-plus")
     assert provider_for("acme-llm-9000") == ("litellm", "acme-llm-9000")
+
+
+FALLBACK_ORDER = {"name": "model_fallback_order", "type": "custom",
+                  "config": {"primary": "gpt-4-turbo", "fallback": ["claude-opus-4", "cohere-command-r-plus"]}}
+
+
+def test_model_fallback_order_policy_crosses_providers(genops_runtime, fake_clock, server, span_exporter, caplog):
+    """The case study's `model_fallback_order`: a refused gpt-4-turbo is sent to claude-opus-4
+    instead of failing (LiteLLM can route to any provider); the substitution is recorded."""
+    rt = genops_runtime(policies=[NO_GPT4, FALLBACK_ORDER])
+    genops_litellm.auto_instrument(team="sales", project="competitive-intel")
+    server.set_usage(model="claude-opus-4", input_tokens=1000, output_tokens=500)
+    response = litellm.completion(model="gpt-4-turbo", messages=MESSAGES)
+    assert response.choices[0].message.content
+    [event] = events(rt)
+    assert (event.provider, event.request_model, event.substituted_from) == ("anthropic", "claude-opus-4", "gpt-4-turbo")
+    assert (event.status, event.cost.total) == ("ok", Decimal("0.0525"))
+    assert [(d.policy, d.action) for d in event.decisions][-1] == ("model_fallback_order", "fallback")
+    assert [(r.path, r.json["model"]) for r in server.requests] == [("/v1/messages", "claude-opus-4")]
+    [span] = chat_spans(span_exporter)
+    assert span.attributes["genops.model.substituted_from"] == "gpt-4-turbo"
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("genops")] == []

@@ -63,6 +63,7 @@ class Call:
         estimate_input: Callable[[], int] | None = None,
         attribution: Attribution | None = None,
         framework: bool = False,
+        cross_provider: bool = False,
     ) -> None:
         self.runtime = runtime
         self.framework = framework  # a framework layer (LangChain, LiteLLM, ...) owning nested SDK calls
@@ -82,7 +83,9 @@ class Call:
         self.reservations: list[Any] = []
         self.parent_context = otel_context.get_current()
         self.done = False
-        self.extra: dict[str, Any] = {}
+        # cross_provider: the layer can send the call to any provider's model (LiteLLM), so a
+        # policy fallback may change the provider (the integration then sets `provider`).
+        self.extra: dict[str, Any] = {"cross_provider": True} if cross_provider else {}
         self._token = _active.set(self)
 
     # -- guard -----------------------------------------------------------------------------

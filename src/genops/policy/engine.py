@@ -178,7 +178,7 @@ class PolicyEngine:
         for candidate in fallback.policy.config.fallback:
             if model_matches(candidate, asked) or candidate == asked:
                 continue
-            if not self._can_serve(call.provider, candidate):
+            if not (getattr(call, "extra", {}).get("cross_provider") or self._can_serve(call.provider, candidate)):
                 tried.append(f"{candidate} (not served by {call.provider})")
                 continue
             fatt, ferror = self._attempt(call, candidate, waited, False)
@@ -201,7 +201,10 @@ class PolicyEngine:
         raise error
 
     def _attempt(self, call: Any, model: str | None, waited: float, may_wait: bool) -> tuple[Attempt, PolicyViolationError | None]:
-        att = Attempt(call, model, self._pricing_provider(call.provider, model), _clock.now(), waited, may_wait)
+        provider = call.provider
+        if model is not None and model != call.model and getattr(call, "extra", {}).get("cross_provider"):
+            provider = provider_of(model) or provider  # a fallback candidate of another provider (LiteLLM)
+        att = Attempt(call, model, self._pricing_provider(provider, model), _clock.now(), waited, may_wait)
         try:
             for rule in self.rules:
                 try:

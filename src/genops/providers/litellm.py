@@ -160,6 +160,7 @@ class _Request:
         max_out = (kwargs.get("max_completion_tokens") or kwargs.get("max_tokens")) if self.kind == "chat" else 0
         return {
             "framework": True,
+            "cross_provider": True,  # a policy fallback may pick another provider's model
             "stream": self.stream,
             "max_output_tokens": max_out,
             "estimate_input": lambda: meter.estimate_input(self.kind, kwargs),
