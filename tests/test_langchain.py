@@ -15,7 +15,8 @@ from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import RunnablePassthrough
+from langchain_core.callbacks import CallbackManager
+from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
@@ -259,6 +260,21 @@ async def test_an_async_chain_attributes_its_llm_and_embedding_calls(rt: Any, se
     got = sorted((e.attribution.customer_id, e.operation_kind) for e in events(rt) if e.attribution.customer_id)
     assert got == [("acme", "chat"), ("acme", "embeddings"), ("globex", "chat"), ("globex", "embeddings")]
     assert len(events(rt)) == 5 == len(server.requests)  # with the indexing call
+    assert_nothing_left_in_flight()
+
+
+def test_a_handler_given_to_a_chain_constructor_still_attributes_the_calls_inside(rt: Any, server: Any) -> None:
+    """The case study's `RetrievalQA.from_chain_type(..., callbacks=[callback])`: constructor callbacks
+    are local to the chain's own run (LangChain does not pass them to the LLM run inside); the SDK
+    call under it still carries the handler's attribution, as its own event."""
+    server.set_usage(model=MODEL, input_tokens=1000, output_tokens=500)
+    llm = chat(server)
+    handler = support("acme")
+    local_only = CallbackManager(handlers=[handler], inheritable_handlers=[])
+    chain = RunnableLambda(lambda q: llm.invoke(q).content)
+    assert chain.invoke("hello", config={"callbacks": local_only})
+    [event] = events(rt)
+    assert (event.attribution.team, event.attribution.customer_id, event.cost.total) == ("support", "acme", ONE_CALL)
     assert_nothing_left_in_flight()
 
 
