@@ -74,3 +74,9 @@ class AlertRecorder:
 
     def budget_threshold(self, crossing: Any) -> None:
         self.crossings.append(crossing)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -269,3 +269,22 @@ def test_unknown_price_is_refused_or_let_through_as_configured(start):
     assert event.cost.total is None
     assert [(d.action, d.reason) for d in event.decisions] == [("warn", "PRICE_UNKNOWN")]
     assert counter(rt, "team_c_budget")[:2] == (Decimal(0), Decimal(0))
+
+
+def test_calls_without_a_model_reserve_nothing_but_need_room(start):
+    from genops import context, pipeline
+
+    rt = start({**TEAM_C, "limit": "0.20"}, {**TEAM_C, "name": "research_budget", "limit": "0.20", "teams": ["research"]})
+    seed(rt, "0.20", "research")
+
+    def vector_query(team):
+        with context.scope(team=team):
+            return pipeline.start("pinecone", "vector.query", None)
+
+    call = vector_query("sales")
+    assert call.decisions[0].detail == "nothing to reserve (no model); teams=[sales]: spent $0.00 of $0.20"
+    event = call.finish(Usage(input_tokens=0, output_tokens=0, units={"read_units": 5}))
+    assert counter(rt, "team_c_budget")[:2] == (event.cost.total, Decimal(0))
+    with pytest.raises(PolicyViolationError) as info:
+        vector_query("research")
+    assert "has spent $0.20 (+ $0.00 reserved by calls in flight) of its $0.20 monthly limit, and it has no room left" in str(info.value)

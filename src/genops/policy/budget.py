@@ -92,33 +92,38 @@ class BudgetRule:
         if not self.blocked:
             self._warn_check(att, engine, key, amount)
             return
-        if amount is None:
-            detail = f"no price for {att.provider} model {att.model!r}: its cost cannot be reserved"
-            if self.policy.on_unknown_price == "allow":
-                att.decide(self.name, "budget", "warn", "PRICE_UNKNOWN", detail)
-                att.holds.append(BudgetHold(self, key, None, 0))
-                return
-            message = (f"GenOps policy {self.name!r} (budget, BLOCKED) refused the call: {detail} "
+        unknown = f"no price for {att.provider} model {att.model!r}: its cost cannot be reserved"
+        if amount is None and att.model is not None and self.policy.on_unknown_price == "block":
+            message = (f"GenOps policy {self.name!r} (budget, BLOCKED) refused the call: {unknown} "
                        f"(set a pricing override, or on_unknown_price: allow).")  # fmt: skip
             raise refuse(att, self.name, "budget", "PRICE_UNKNOWN", message, scope=self.describe(key.scope),
                          period_end=key.period_end)  # fmt: skip
-        nano = to_nano(amount)
+        # A call without a model (or an allowed unknown price) cannot be priced before it runs: it
+        # reserves one nanodollar, so it needs room left (a budget at its limit refuses it), and
+        # is settled at its actual cost.
+        nano = 0 if amount is None else to_nano(amount)
         # Held before the store is asked: if it is down and the policy fails open, the call's
         # actual cost is still settled once the store is back.
         hold = BudgetHold(self, key, None, 0)
         att.holds.append(hold)
-        result = engine.counter(self, key, lambda: engine.store.reserve(key, nano, self.limit_nano, att.now,
+        result = engine.counter(self, key, lambda: engine.store.reserve(key, max(nano, 1), self.limit_nano, att.now,
                                                                   self.policy.reservation_ttl_seconds))  # fmt: skip
         spent, reserved, limit = from_nano(result.spent), from_nano(result.reserved), from_nano(result.limit)
         if result.ok:
+            state = f"{self.describe(key.scope)}: spent {money(spent)} of {money(limit)}"
             hold.reservation_id, hold.amount = result.reservation_id, nano
-            att.decide(self.name, "budget", "allow", None,
-                       f"reserved {money(amount)}; {self.describe(key.scope)}: spent {money(spent)} of {money(limit)}")  # fmt: skip
+            if nano:
+                att.decide(self.name, "budget", "allow", None, f"reserved {money(amount)}; {state}")
+            elif att.model is None:
+                att.decide(self.name, "budget", "allow", None, f"nothing to reserve (no model); {state}")
+            else:
+                att.decide(self.name, "budget", "warn", "PRICE_UNKNOWN", f"{unknown}; {state}")
             return
         message = (
             f"GenOps policy {self.name!r} (budget, BLOCKED) refused the call: {self.describe(key.scope)} has spent "
             f"{money(spent)} (+ {money(reserved)} reserved by calls in flight) of its {money(limit)} "
-            f"{self.policy.period} limit, and this call may cost up to {money(amount)}. "
+            f"{self.policy.period} limit, and "
+            f"{'it has no room left' if amount is None else f'this call may cost up to {money(amount)}'}. "
             f"The period resets at {_local(key.period_end, self.policy.timezone)}."
         )
         raise refuse(att, self.name, "budget", "BUDGET_EXCEEDED", message, scope=self.describe(key.scope),

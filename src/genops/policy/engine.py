@@ -235,7 +235,7 @@ class PolicyEngine:
     def _undo(self, holds: list[Any]) -> None:
         for hold in holds:
             try:
-                if isinstance(hold, BudgetHold) and hold.reservation_id and hold.amount:
+                if isinstance(hold, BudgetHold) and hold.reservation_id:
                     self.store.release(hold.key, hold.reservation_id)
                 elif isinstance(hold, RateHold):
                     self.store.rate_release(hold.key, hold.entry_id)
@@ -307,11 +307,12 @@ class PolicyEngine:
     def _budget_settlement(self, hold: BudgetHold, billed: bool, cost: Decimal | None) -> Callable[[], None]:
         store, rule, key = self.store, hold.rule, hold.key
         if not billed:
-            if hold.reservation_id and hold.amount:
+            if hold.reservation_id:
                 return lambda: store.release(key, hold.reservation_id)
             return lambda: None
-        # Unknown actual cost: a BLOCKED budget keeps its reservation as spent (never under-count).
-        amount = None if cost is None and hold.reservation_id else to_nano(cost or Decimal(0))
+        # Unknown actual cost: a BLOCKED budget keeps its reservation as spent (never under-count);
+        # a call that could not be priced beforehand (`amount` 0) adds nothing.
+        amount = None if cost is None and hold.amount else to_nano(cost or Decimal(0))
 
         def run() -> None:
             now = _clock.now()

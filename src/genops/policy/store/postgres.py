@@ -3,6 +3,13 @@
 One connection per thread (and per process), autocommit; every step is one call of a PL/pgSQL
 function (see `postgres_sql.py`), so reserve + settle are two round trips. A broken connection is
 replaced on next use; an unreachable server raises `StoreError`.
+
+Durability: the store's sessions use `synchronous_commit = off` (a commit does not wait for its
+WAL flush; an fsync per reservation would cost milliseconds on a busy disk). Atomicity and
+isolation are unchanged; only a crash of the PostgreSQL server itself can lose the last fraction
+of a second of counter updates (like Redis without AOF, or SQLite WAL with synchronous=NORMAL on
+power loss). The ledger, written on its own connections, stays fully durable and is the source of
+truth. To make counter updates durable too, put `options=-csynchronous_commit%3Don` in the URL.
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ class PostgresStore(CounterStore):
         if conn is not None and self._local.pid == os.getpid() and not conn.closed and not conn.broken:
             return conn
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        if "synchronous_commit" not in self.url:
+            conn.execute("SET synchronous_commit = off")
         with self._lock:
             self._connections = [c for c in self._connections if not c.closed]
             self._connections.append(conn)
