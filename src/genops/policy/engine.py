@@ -5,9 +5,10 @@ A refusal raises `PolicyViolationError` after undoing what the attempt acquired;
 `model_fallback_order` policy names the call's model as `primary`, each fallback the call's
 provider can serve is tried in order with every policy re-checked, and the first that passes
 replaces `call.model` (recorded as a `fallback` decision; the event's `substituted_from` says
-which model was asked for). Cross-provider fallbacks are possible only for LiteLLM calls
-(provider `litellm`); SDK calls only fall back to models of their own provider (or models
-whose provider GenOps cannot tell).
+which model was asked for). Cross-provider fallbacks are possible only for calls started with
+`cross_provider=True` (LiteLLM; the integration then routes to the substituted model's
+provider); SDK calls only fall back to models of their own provider (or models whose provider
+GenOps cannot tell).
 
 `settle(call, event)` runs after the call, before the event is queued for the ledger: budget
 reservations become the actual cost (released for blocked calls and failed calls that were not
