@@ -80,7 +80,7 @@ def _walk(model: type[BaseModel], loc: tuple[Any, ...]) -> _Walk:
         origin = get_origin(t)
         if _is_model(t) and isinstance(element, str):
             w.parent, w.loc = t, [*w.loc, element]
-            field = t.model_fields.get(element)
+            field = _field(t, element)
             t = field.annotation if field is not None else Any
         elif origin in (list, tuple, set, frozenset) and isinstance(element, int):
             w.loc.append(element)
@@ -102,6 +102,11 @@ def _walk(model: type[BaseModel], loc: tuple[Any, ...]) -> _Walk:
         i += 1
     w.annotation = _unwrap(t)
     return w
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    """The field a YAML key names (its alias, e.g. `from`, or its name)."""
+    return model.model_fields.get(key) or next((f for f in model.model_fields.values() if f.alias == key), None)
 
 
 def _literal_values(model: type[BaseModel], field: str) -> tuple[Any, ...]:
@@ -130,7 +135,7 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[Problem]:
         w = _walk(model, tuple(err["loc"]))
         loc, kind, value, ctx = tuple(w.loc), err["type"], err.get("input"), err.get("ctx") or {}
         if kind == "extra_forbidden":
-            names = list(w.parent.model_fields) if w.parent else []
+            names = [f.alias or n for n, f in w.parent.model_fields.items()] if w.parent else []  # as written
             names = [n for n in names if n != "source_path"]
             hint = did_you_mean(str(loc[-1]), names) or f" (allowed keys: {allowed(names)})"
             problem = Problem(loc, f"unknown key {loc[-1]!r}{hint}", key=True)

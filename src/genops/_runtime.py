@@ -38,8 +38,10 @@ class Runtime:
         self.ledger = open_ledger(settings.storage.url)
         self.telemetry = Telemetry(settings, span_exporters=span_exporters, metric_readers=metric_readers)
         self._seed_customer_labels()
+        from .alerts import build_alerts
         from .policy import build_engine
 
+        self.alerts: Any = build_alerts(settings, self)  # None when no alert channels are configured
         self.policies: Any = build_engine(settings, self)  # None when no policies are configured
         self.processor = EventProcessor([LedgerSink(self.ledger), self.telemetry], batch_size=settings.storage.batch_size)
         self.instrumentations: list[Any] = []
@@ -60,6 +62,8 @@ class Runtime:
     def flush(self) -> None:
         self.processor.flush()
         self.telemetry.force_flush()
+        if self.alerts is not None:
+            self.alerts.flush()
 
     def close(self) -> None:
         for handle in reversed(self.instrumentations):
@@ -69,6 +73,8 @@ class Runtime:
                 logger.exception("GenOps: failed to remove an instrumentation")
         self.instrumentations.clear()
         self.processor.close()
+        if self.alerts is not None:
+            self.alerts.close()
         self.telemetry.shutdown()
         if self.policies is not None:
             self.policies.close()

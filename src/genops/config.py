@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .alerts.config import AlertsConfig
 from .policy.schema import AnyPolicy
 
 # Integrations that can be configured under `providers:` (a misspelled name is a config error).
@@ -106,7 +107,7 @@ class Settings(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
-    alerts: dict[str, Any] = Field(default_factory=dict)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     resource_attributes: dict[str, str] = Field(default_factory=dict)
 
     # Where the settings came from (not a YAML key).
