@@ -29,8 +29,8 @@ from genops.events import Attribution, Cost, Usage
 from genops.telemetry import Telemetry
 
 pytest.importorskip("datadog_api_client")
-from datadog_api_client.v1.model.dashboard import Dashboard  # noqa: E402
-from datadog_api_client.v1.model.monitor import Monitor  # noqa: E402
+from datadog_api_client.v1.model.dashboard import Dashboard
+from datadog_api_client.v1.model.monitor import Monitor
 
 CASE_STUDY = Path(__file__).parent / "fixtures" / "casestudy"
 CONFIGS = [CASE_STUDY / f"team_{x}.yaml" for x in "abc"]
@@ -229,8 +229,8 @@ def test_monitors_are_the_case_studys_configured_alerts(plan: Any) -> None:
         "budget-team-c-budget-hard-limit": ("Team sales: Budget Hard Limit - 100% of Monthly Limit",
                                             "sum(current_1mo):sum:genops.cost.total{team:sales}.as_count() > 10000"),
         "cost-anomaly": ("AI Cost Anomaly by Team",
-                         "avg(last_4h):anomalies(sum:genops.cost.total{*} by {team}.as_count(), 'agile', 2, "
-                         "direction='above', alert_window='last_15m', interval=60, count_default_zero='true') >= 1"),
+                         ("avg(last_4h):anomalies(sum:genops.cost.total{*} by {team}.as_count(), 'agile', 2, "
+                          "direction='above', alert_window='last_15m', interval=60, count_default_zero='true') >= 1")),
         "high-latency": ("AI Latency High (avg > 5000 ms)", "avg(last_1h):avg:genops.latency{*} by {team} > 5000"),
         "high-cost": ("AI Cost High (> $100 over 1h)", "sum(last_1h):sum:genops.cost.total{*} by {team}.as_count() > 100"),
         "high-latency-high-cost": ("Expensive Slow AI Queries (High Latency + High Cost)",
@@ -281,8 +281,8 @@ def test_monitors_follow_other_budget_shapes(case_env: None) -> None:
     assert "scheduling_options" not in generated.bodies["budget-acme-gpt-4-80"]["options"]
     assert not any(k.startswith("budget-yearly") for k in q)
     assert generated.notes == [
-        "budget 'yearly' is yearly: Datadog metric monitors evaluate at most one month, so it has no monitor "
-        "(GenOps still enforces it; the Prometheus rules and `genops budget status` cover it)"]
+        ("budget 'yearly' is yearly: Datadog metric monitors evaluate at most one month, so it has no monitor "
+         "(GenOps still enforces it; the Prometheus rules and `genops budget status` cover it)")]
     master = dashboards(plan)["all-teams"]
     utilisation = master["widgets"][3]["definition"]["requests"]
     assert [r["q"] for r in utilisation] == [
@@ -352,7 +352,7 @@ class _DatadogHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers["Content-Length"]))
         if self.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)

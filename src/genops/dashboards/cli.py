@@ -32,7 +32,7 @@ def _decimal(value: str, option: str) -> Decimal:
     return number
 
 
-def _plan(config: list[Path] | None):  # noqa: ANN202 - DashboardPlan, imported lazily
+def _plan(config: list[Path] | None):
     from .plan import load_plan
 
     plan = load_plan(config or [])
@@ -75,7 +75,8 @@ def datadog_command(
     for note in bundle.notes:
         typer.secho(f"note: {note}", err=True)
     if push:
-        from .dd_push import datadog_configuration, push as push_all
+        from .dd_push import datadog_configuration
+        from .dd_push import push as push_all
 
         configuration = datadog_configuration(site=site, api_url=api_url)
         result = push_all(bundle.dashboards, bundle.monitors, configuration,

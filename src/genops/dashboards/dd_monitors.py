@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..telemetry import names as n
-from .datadog import team_dashboard_title, master_dashboard_title
+from .datadog import master_dashboard_title, team_dashboard_title
 from .dd_query import metric_query
 from .plan import PERIOD_NOUN, BudgetScope, DashboardPlan, percent, plain
 
