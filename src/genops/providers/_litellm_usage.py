@@ -67,9 +67,12 @@ def provider_for(model: str, custom_llm_provider: str | None = None, api_base: s
         resolved, provider, _key, _base = litellm.get_llm_provider(
             model=model, custom_llm_provider=custom_llm_provider, api_base=api_base
         )
-        return PROVIDER_NAMES.get(provider, provider), resolved
     except Exception:  # noqa: BLE001 - LiteLLM raises its BadRequestError for unroutable names
-        pass
+        return _provider_from_price_data(model)
+    return PROVIDER_NAMES.get(provider, provider), resolved
+
+
+def _provider_from_price_data(model: str) -> tuple[str, str]:
     from genai_prices import data_snapshot
 
     try:
@@ -116,7 +119,7 @@ class StreamMeter:
     chunk when the request asked for it (`stream_options={"include_usage": True}`); otherwise it
     is estimated from the request and the streamed text and flagged `estimated`."""
 
-    __slots__ = ("kwargs", "usage", "model", "chars")
+    __slots__ = ("chars", "kwargs", "model", "usage")
 
     def __init__(self, kwargs: dict[str, Any]) -> None:
         self.kwargs = kwargs

@@ -31,11 +31,20 @@ per deployment, so Router attempts are governed the same way.
 Streams (`stream=True`) are recorded when they end; usage comes from the final chunk when the
 request sets `stream_options={"include_usage": True}`, else it is estimated and flagged.
 
+A `model_fallback_order` policy (`type: custom`) applies to LiteLLM calls across providers:
+a refused `gpt-4-turbo` can be sent to `claude-opus-4` instead (the call is made with the
+substituted model, recorded under its provider, with `substituted_from`). Fallback names must
+be names LiteLLM routes (`claude-opus-4`, `cohere_chat/command-r-plus`); the case study's
+`cohere-command-r-plus` is not one, and LiteLLM 1.110 no longer routes the bare
+`command-r-plus` either: such an attempt fails in LiteLLM and is recorded as a failed attempt.
+
 Limits: LiteLLM's internal retries (`num_retries`) and the OpenAI SDK's retries happen inside
-one governed attempt (one event, one policy check). A model substituted by a
-`model_fallback_order` policy is sent with the request's other arguments (`api_base`,
-`custom_llm_provider`) unchanged. Other LiteLLM endpoints (`text_completion`, `responses`,
-images, audio) are not governed.
+one governed attempt (one event, one policy check). A substituted model is sent with the
+request's other arguments (`api_base`, `custom_llm_provider`) unchanged. Cohere streams are
+not usable in LiteLLM 1.110 (it cannot parse Cohere v2's SSE); a failing stream is recorded
+as an error. Other LiteLLM endpoints (`text_completion`, `responses`, images, audio) are not
+governed. Inside another framework call (e.g. LangChain's ChatLiteLLM), LiteLLM calls hand
+their usage to that call (one event) and fallback attempts are not recorded separately.
 """
 
 from __future__ import annotations
@@ -44,9 +53,10 @@ import asyncio
 import contextvars
 import importlib.util
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import Any
 
 from .. import pipeline
 from .._guard import guarded
@@ -86,7 +96,7 @@ class _Handle(Instrumentation):
 _handle: _Handle | None = None
 _hook_registered = False
 _defaults = Attribution()
-_chain: ContextVar["_Chain | None"] = ContextVar("genops_litellm_chain", default=None)
+_chain: ContextVar[_Chain | None] = ContextVar("genops_litellm_chain", default=None)
 
 
 def auto_instrument(
@@ -143,7 +153,7 @@ def _apply(module: Any) -> None:
 class _Request:
     """What a LiteLLM call asks for, as GenOps governs it."""
 
-    __slots__ = ("kind", "args", "kwargs", "asked", "provider", "model", "stream")
+    __slots__ = ("args", "asked", "kind", "kwargs", "model", "provider", "stream")
 
     def __init__(self, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.kind = kind
