@@ -66,44 +66,12 @@ def config_validate(file: Annotated[Path, typer.Argument(help="The genops.yaml t
     typer.echo(f"  {len(s.policies)} {'policy' if len(s.policies) == 1 else 'policies'}" + (f": {policies}" if policies else ""))
 
 
-@app.command("report")
-def report_command(
-    period: Annotated[
-        str,
-        typer.Option(
-            "--period",
-            "-p",
-            help="today, yesterday, this-week, last-week, this-month, last-month, last-7-days, last-30-days "
-            "or YYYY-MM-DD..YYYY-MM-DD (UTC days).",
-        ),
-    ] = "this-month",
-    group_by: Annotated[
-        str, typer.Option("--group-by", "-g", help="Comma-separated: team, project, customer_id, provider, model, ...")
-    ] = "",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
-    ledger: Annotated[
-        str | None, typer.Option("--ledger", help="Ledger URL (default: the config's storage.url, else ~/.genops).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="genops.yaml (default: $GENOPS_CONFIG).")
-    ] = None,
-) -> None:
-    """Spend for a period from the ledger, e.g. `genops report --period last-month --group-by team`."""
-    from . import _clock
-    from .analytics import report as rep
-    from .analytics.periods import parse_period
-    from .ledger import open_ledger
+from .analytics.cli import export_command, report_command
+from .ledger.cli_ledger import ledger_app
 
-    fmt = rep.check_format(fmt)
-    span = parse_period(period, _clock.now())
-    with open_ledger(rep.ledger_url_for(ledger, config)) as store:
-        result = rep.build_report(store, span, group_by)
-    if fmt == "table":
-        from rich.console import Console
-
-        Console().print(rep.render_table(result))
-    else:
-        typer.echo(rep.render_json(result) if fmt == "json" else rep.render_csv(result), nl=False)
+app.command("report")(report_command)
+app.command("export")(export_command)
+app.add_typer(ledger_app, name="ledger")
 
 
 @app.command("demo")

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .alerts.config import AlertsConfig
 from .policy.schema import AnyPolicy
@@ -93,6 +93,27 @@ class PricingConfig(_Strict):
     vector_db: dict[VectorDBName, VectorDBPriceConfig] = Field(default_factory=dict)
 
 
+class ReportingConfig(_Strict):
+    """`genops report` / `genops export` defaults (`reporting:`)."""
+
+    timezone: str = "UTC"  # calendar days, weeks and months of reports and exports (IANA name)
+    billing_account_id: str = "genops"  # FOCUS BillingAccountId
+    billing_account_name: str = "GenOps"  # FOCUS BillingAccountName
+    chargeback_sku: str = "AI API Usage"  # the invoice line item of `genops export --format chargeback`
+    chargeback_markup_percent: Decimal = Field(default=Decimal(0), ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}: use an IANA name such as UTC or Europe/Berlin") from None
+        return value
+
+
 # One `policies:` item: a typed policy from `genops.policy.schema`, chosen by its `type` field.
 PolicyConfig = AnyPolicy
 
@@ -108,6 +129,7 @@ class Settings(_Strict):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     resource_attributes: dict[str, str] = Field(default_factory=dict)
 
     # Where the settings came from (not a YAML key).
