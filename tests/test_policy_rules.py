@@ -337,3 +337,20 @@ def test_store_outage_follows_each_policy_on_store_error(genops_runtime, ledger_
         assert rt.policies.store.read(key, rule.limit_nano, fake_clock.now()).spent == 360_000_000  # 3 x $0.12
     finally:
         relay.close()
+
+
+def test_rate_limit_holds_under_concurrent_threads(genops_runtime, policy_storage, fake_clock):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rate_runtime(genops_runtime, policy_storage, requests_per_minute=25)
+
+    def attempt(_: int) -> str:
+        try:
+            governed_call(team="support")
+            return "ok"
+        except PolicyViolationError as exc:
+            return exc.reason
+
+    with ThreadPoolExecutor(8) as pool:  # the (fake) clock stands still: one window for all
+        outcomes = list(pool.map(attempt, range(60)))
+    assert outcomes.count("ok") == 25 and outcomes.count("RATE_LIMITED") == 35

@@ -56,6 +56,14 @@ class Attempt:
     may_wait: bool = True
     decisions: list[PolicyDecision] = field(default_factory=list)
     holds: list[Any] = field(default_factory=list)
+    _input_tokens: int | None = None
+
+    @property
+    def input_tokens(self) -> int:
+        """The integration's estimate of the request's input tokens (computed once)."""
+        if self._input_tokens is None:
+            self._input_tokens = self.call.estimated_input_tokens()
+        return self._input_tokens
 
     def decide(self, policy: str, policy_type: str, action: str, reason: str | None = None, detail: str | None = None) -> None:
         self.decisions.append(PolicyDecision(policy, policy_type, action, reason, detail))  # type: ignore[arg-type]

@@ -88,7 +88,7 @@ class BudgetRule:
         amount = None
         if att.model is not None:
             amount = worst_case_cost(engine.pricer, att.call, att.model, att.provider,
-                                     att.call.estimated_input_tokens(), self.policy.max_output_tokens, att.now)  # fmt: skip
+                                     att.input_tokens, self.policy.max_output_tokens, att.now)  # fmt: skip
         if not self.blocked:
             self._warn_check(att, engine, key, amount)
             return

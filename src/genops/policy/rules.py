@@ -77,7 +77,7 @@ class RateLimitRule:
             return
         scope = self.scope_value(att)
         key = f"{self.name}|{scope}"
-        weight = att.call.estimated_input_tokens() + (att.call.max_output_tokens or 0)
+        weight = att.input_tokens + (att.call.max_output_tokens or 0)
         warn = p.enforcement == "WARNING"
         result = engine.store.rate_acquire(
             key, att.now, WINDOW_SECONDS, weight,
