@@ -165,6 +165,7 @@ class GenOpsCallbackHandler(BaseCallbackHandler):
         if run_id in self._llm_runs:  # the same run reported twice to this handler
             return
         prepared: dict[str, Any] | None = None
+        leader: pipeline.Call | None = None
         with guarded("langchain.on_llm_start"):
             provider, model = _provider_and_model(serialized, metadata or {}, params or {})
             prepared = {
