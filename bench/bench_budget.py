@@ -188,8 +188,10 @@ def _append(args: argparse.Namespace, lines: list[str]) -> None:
     if SECTION not in text:
         text += (f"\n{SECTION}\n\nGoals (issue 3): reserve+settle p50 under 0.3 ms (SQLite), 0.5 ms (Redis), "
                  "1.5 ms (PostgreSQL); overshoot $0.\n")  # fmt: skip
-    entry = (f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}: `{command.strip()}`\n\n{header}\n" + "\n".join(lines) + "\n")  # fmt: skip
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    entry = (f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores "
+             f"(load average {load} at the end, shared machine), Python {platform.python_version()}: "
+             f"`{command.strip()}`\n\n{header}\n" + "\n".join(lines) + "\n")  # fmt: skip
     start = text.index(SECTION)
     nxt = text.find("\n## ", start + len(SECTION))
     text = text[: nxt if nxt >= 0 else len(text)].rstrip("\n") + "\n" + entry + (text[nxt:] if nxt >= 0 else "")
