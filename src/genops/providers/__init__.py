@@ -15,7 +15,7 @@ from ..config import Settings
 logger = logging.getLogger("genops")
 
 # Library-level integrations switched on by `GenOps.init` (in this order).
-AUTO = ("openai", "anthropic", "cohere", "litellm", "llamaindex")
+AUTO = ("openai", "anthropic", "cohere", "litellm", "llamaindex", "pinecone", "weaviate", "chroma")
 
 
 def instrument_configured(settings: Settings) -> list[Any]:

@@ -11,15 +11,22 @@ their own operations with their own prices.
 from __future__ import annotations
 
 import contextvars
+import importlib.util
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Literal
+from typing import Any, Callable, Literal
+
+import wrapt
 
 from .. import pipeline
 from .._runtime import get_runtime
 from ..context import current
 from ..events import Provenance, Usage, UsageEvent
 from ..pricing.vector import STORAGE_UNIT
+from ._patch import Instrumentation
+
+logger = logging.getLogger("genops")
 
 Kind = Literal["vector.query", "vector.upsert", "vector.delete"]
 QUERY: Kind = "vector.query"
@@ -121,3 +128,41 @@ class ContextThreadPoolExecutor(ThreadPoolExecutor):
 def context_executor(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """A wrapt wrapper for a module's `ThreadPoolExecutor` name: build the context-carrying one."""
     return ContextThreadPoolExecutor(*args, **kwargs)
+
+
+class DeferredInstrumentation(Instrumentation):
+    """Patches applied when their library is imported (now, if it already is): importing a
+    vector-database client takes seconds, so `GenOps.init` never imports one the application
+    does not use."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.removed = False
+
+    def uninstrument(self) -> None:
+        self.removed = True
+        super().uninstrument()
+
+
+def installed(package: str) -> bool:
+    """Whether `package` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def when_imported(package: str, inst: DeferredInstrumentation, apply: Callable[[Instrumentation], None],
+                  current: Callable[[], Any]) -> None:  # fmt: skip
+    """Run `apply(inst)` once `package` is imported (now, if it is), unless `inst` was removed
+    or replaced by then (`current()` returns the live instrumentation)."""
+
+    def on_import(module: Any) -> None:
+        if inst.removed or current() is not inst or inst.active:
+            return
+        try:
+            apply(inst)
+        except ImportError as exc:  # an unsupported version of the library
+            logger.warning("GenOps could not instrument %s: %s", package, exc)
+
+    wrapt.register_post_import_hook(on_import, package)

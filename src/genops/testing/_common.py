@@ -182,6 +182,10 @@ class ReplyContext:
     response_model: Callable[[str], str]
     next_seq: Callable[[], int]
     now: Callable[[], int]
+    path: str = ""  # request path (vector-database routes read ids and names from it)
+    method: str = ""
+    query: str = ""  # query string, without "?"
+    vectors: Any = None  # the server's `_vector_store.VectorStore`
 
     def plan(self, model: Any, input_chars: int, max_tokens: Any) -> UsagePlan:
         return plan_usage(self.usage_for(model if isinstance(model, str) else None), input_chars, max_tokens)

@@ -17,7 +17,7 @@ from socketserver import TCPServer
 from types import ModuleType
 from typing import Any
 
-from . import anthropic_wire, cohere_wire, openai_responses_wire, openai_wire
+from . import anthropic_wire, cohere_wire, openai_responses_wire, openai_wire, pinecone_wire, weaviate_wire
 from ._common import BASE62, Reply, ReplyContext, StreamReply, dumps, stable_id
 from ._state import Failure, RecordedRequest, ServerState
 
@@ -33,12 +33,45 @@ ROUTES: dict[tuple[str, str], tuple[ModuleType, Handler]] = {
     ("POST", "/v2/chat"): (cohere_wire, cohere_wire.chat),
     ("POST", "/v2/embed"): (cohere_wire, cohere_wire.embed),
     ("POST", "/v2/rerank"): (cohere_wire, cohere_wire.rerank),
+    # Pinecone data plane (the index host is the server's base URL)
+    ("POST", "/query"): (pinecone_wire, pinecone_wire.query),
+    ("POST", "/vectors/upsert"): (pinecone_wire, pinecone_wire.upsert),
+    ("POST", "/vectors/delete"): (pinecone_wire, pinecone_wire.delete),
+    ("POST", "/describe_index_stats"): (pinecone_wire, pinecone_wire.describe_index_stats),
+    ("GET", "/vectors/fetch"): (pinecone_wire, pinecone_wire.fetch),
+    # Weaviate REST (queries and batches use the gRPC stand-in, weaviate_grpc.py)
+    ("GET", "/v1/meta"): (weaviate_wire, weaviate_wire.meta),
+    ("GET", "/v1/.well-known/ready"): (weaviate_wire, weaviate_wire.ready),
+    ("GET", "/v1/.well-known/live"): (weaviate_wire, weaviate_wire.ready),
+    ("POST", "/v1/objects"): (weaviate_wire, weaviate_wire.create_object),
+    ("POST", "/v1/schema"): (weaviate_wire, weaviate_wire.create_schema),
 }
+
+# Routes whose path carries names or ids: (method, path prefix).
+PREFIX_ROUTES: dict[tuple[str, str], tuple[ModuleType, Handler]] = {
+    **{(m, weaviate_wire.PREFIX): (weaviate_wire, weaviate_wire.object_by_id) for m in ("GET", "PUT", "PATCH", "DELETE")},
+    ("GET", "/v1/schema/"): (weaviate_wire, weaviate_wire.get_schema),
+}
+_PINECONE_PATHS = ("/query", "/vectors/", "/describe_index_stats")
+_WEAVIATE_PATHS = ("/v1/objects", "/v1/meta", "/v1/.well-known/", "/v1/schema", "/v1/batch")
+
+
+def _route(method: str, path: str) -> tuple[ModuleType, Handler] | None:
+    route = ROUTES.get((method, path))
+    if route is None:
+        for (m, prefix), target in PREFIX_ROUTES.items():
+            if m == method and path.startswith(prefix) and len(path) > len(prefix):
+                return target
+    return route
 
 _REASONS = {529: "Overloaded"}
 
 
 def _provider_for(path: str) -> ModuleType:
+    if path.startswith(_PINECONE_PATHS):
+        return pinecone_wire
+    if path.startswith(_WEAVIATE_PATHS):
+        return weaviate_wire
     if path.startswith("/v2/"):
         return cohere_wire
     if path.startswith("/v1/messages"):
@@ -117,6 +150,12 @@ class StandInHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
     def _read_body(self) -> bytes:
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
             parts = []
@@ -136,7 +175,7 @@ class StandInHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         raw = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        route = ROUTES.get((method, path))
+        route = _route(method, path)
         provider = route[0] if route else _provider_for(path)
         try:
             body = json.loads(raw) if raw else None
@@ -155,10 +194,11 @@ class StandInHandler(BaseHTTPRequestHandler):
         if failure is not None:
             self._send_failure(provider, failure)
             return
-        if method == "POST" and not isinstance(model, str):
+        if method == "POST" and getattr(provider, "NEEDS_MODEL", True) and not isinstance(model, str):
             self._send_error(provider, 400, message="model: field required")
             return
-        ctx = ReplyContext(state.usage_for, state.response_model, state.next_seq, lambda: int(time.time()))
+        ctx = ReplyContext(state.usage_for, state.response_model, state.next_seq, lambda: int(time.time()),
+                           path=path, method=method, query=query, vectors=state.vectors)  # fmt: skip
         try:
             reply = route[1](body, ctx)
         except Exception:  # noqa: BLE001 - a stand-in bug must be visible, not look like a provider outage

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._common import UsageOverride
+from ._vector_store import VectorStore
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class ServerState:
     latency: float = 0.0
     chunk_delay: float = 0.0
     seq: itertools.count = field(default_factory=itertools.count)
+    vectors: VectorStore = field(default_factory=VectorStore)
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
@@ -104,3 +106,4 @@ class ServerState:
             self.drop_after = None
             self.latency = 0.0
             self.chunk_delay = 0.0
+        self.vectors.reset()

@@ -55,6 +55,7 @@ class StandInServer:
         self._httpd: StandInHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._serving_here = False
+        self._weaviate_grpc: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -71,6 +72,9 @@ class StandInServer:
 
     def stop(self) -> None:
         """Stop serving, close the listening socket and any open keep-alive connections."""
+        grpc_server, self._weaviate_grpc = self._weaviate_grpc, None
+        if grpc_server is not None:
+            grpc_server.stop()
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
@@ -130,7 +134,42 @@ class StandInServer:
     def cohere_base_url(self) -> str:
         return self.base_url
 
+    @property
+    def pinecone_host(self) -> str:
+        """The Pinecone index host (``pc.index(name=..., host=server.pinecone_host)``): the
+        data plane (query, upsert, delete, fetch, describe_index_stats) is served at the root."""
+        return self.base_url
+
+    @property
+    def weaviate_http_port(self) -> int:
+        """Weaviate's REST port (the server's own port)."""
+        return self.port
+
+    @property
+    def weaviate_grpc_port(self) -> int:
+        """Weaviate's gRPC port: a gRPC stand-in started on first use (needs ``weaviate-client``)."""
+        if self._weaviate_grpc is None:
+            from .weaviate_grpc import WeaviateGrpcServer
+
+            self._weaviate_grpc = WeaviateGrpcServer(self._state.vectors, self.host, self._record_grpc)
+        return int(self._weaviate_grpc.port)
+
+    def _record_grpc(self, method: str, request: Any) -> int | None:
+        """Record one gRPC call (``json`` holds the protobuf request); the HTTP status of an
+        injected failure (``fail_next(path="/Search")``) when one matches."""
+        path = f"/weaviate.v1.Weaviate/{method}"
+        self._state.record(RecordedRequest("GRPC", path, {}, request))
+        failure = self._state.take_failure(path, None)
+        return None if failure is None else failure.status
+
     # -- controls --------------------------------------------------------------------------
+
+    def set_read_units(self, read_units: int | None) -> None:
+        """Fix the ``usage.readUnits`` of Pinecone query replies (``None``: computed, one per
+        started GB of the namespace)."""
+        if read_units is not None:
+            _non_negative("read_units", read_units)
+        self._state.vectors.read_units = read_units
 
     @property
     def latency(self) -> float:
@@ -234,7 +273,8 @@ class StandInServer:
         return [r for r in self.requests if r.path.endswith(path_suffix)]
 
     def reset(self) -> None:
-        """Clear recorded requests, usage overrides, model mappings, failures, drops and delays."""
+        """Clear recorded requests, usage overrides, model mappings, failures, drops, delays and
+        stored vectors."""
         self._state.reset()
 
 
