@@ -15,6 +15,7 @@ from genops import _clock, _guard
 from genops._runtime import Runtime, start_runtime, stop_runtime
 from genops.config import Settings
 from ledger_backends import pg_schemas, store_url  # noqa: F401 - ledger backend fixtures (SQLite + PostgreSQL)
+from policy_backends import policy_storage, redis_url  # noqa: F401 - policy store backend fixtures (SQLite, PostgreSQL, Redis)
 
 # LiteLLM fetches its model price map from the internet on import unless told to use its copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

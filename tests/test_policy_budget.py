@@ -14,7 +14,7 @@ from decimal import Decimal
 import openai
 import pytest
 from ledger_backends import make_event
-from policy_backends import HOUSE_PRICING, AlertRecorder, governed_call, policy_storage, redis_url, start_call  # noqa: F401
+from policy_backends import HOUSE_PRICING, AlertRecorder, governed_call, start_call
 
 from genops import PolicyViolationError, Usage
 from genops._runtime import start_runtime

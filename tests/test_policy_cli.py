@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 from ledger_backends import make_event
-from policy_backends import policy_storage, redis_url  # noqa: F401
 from typer.testing import CliRunner
 
 from genops.cli import app
@@ -72,8 +71,9 @@ def test_override_raises_the_limit_is_listed_and_expires(config, genops_runtime,
     assert team_c["limit"] == "12000" and team_c["override"]["reason"] == "launch monitoring"
 
     # A running process sees the raised limit on its next call.
-    from genops.config_loader import load_settings
     from policy_backends import governed_call
+
+    from genops.config_loader import load_settings
 
     settings = load_settings(config)
     genops_runtime(storage=policy_storage, policies=[p.model_dump() for p in settings.parsed_policies()][:1],

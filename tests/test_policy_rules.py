@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import openai
 import pytest
-from policy_backends import HOUSE_PRICING, governed_call, policy_storage, redis_url, start_call  # noqa: F401
+from policy_backends import HOUSE_PRICING, governed_call, start_call
 
 from genops import PolicyViolationError, Usage, pipeline
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from policy_backends import policy_storage, redis_url  # noqa: F401
-
 from genops.policy import stress
 
 

@@ -75,7 +75,7 @@ def test_model_patterns(model, pattern, matches):
 def test_nanodollars_round_up_and_back():
     assert to_nano(Decimal("0.0000675")) == 67_500
     assert to_nano(Decimal("0.0000000001")) == 1  # never under-count
-    assert to_nano(Decimal("10000")) == 10_000_000_000_000
+    assert to_nano(Decimal(10000)) == 10_000_000_000_000
     assert from_nano(67_500) == Decimal("0.0000675")
 
 
@@ -111,8 +111,8 @@ def test_sliding_window_retry_after():
 
 def test_projection_is_linear_in_the_period():
     start, end = utc(2026, 3, 1), utc(2026, 4, 1)  # 31 days
-    assert projected_spend(Decimal("1000"), start, end, utc(2026, 3, 11)) == Decimal("3100.00")
-    assert projected_spend(Decimal("5"), start, end, start) == Decimal("5")
+    assert projected_spend(Decimal(1000), start, end, utc(2026, 3, 11)) == Decimal("3100.00")
+    assert projected_spend(Decimal(5), start, end, start) == Decimal(5)
 
 
 def test_policy_configuration_errors_name_file_line_and_field(tmp_path):

@@ -32,7 +32,7 @@ class Wait(Exception):
 
 @dataclass(slots=True)
 class BudgetHold:
-    rule: "BudgetRule"
+    rule: BudgetRule
     key: CounterKey
     reservation_id: str | None  # None: a WARNING budget (nothing reserved, the cost is added at settle)
     amount: int  # nanodollars reserved
@@ -40,7 +40,7 @@ class BudgetHold:
 
 @dataclass(slots=True)
 class RateHold:
-    rule: "RateLimitRule"
+    rule: RateLimitRule
     key: str
     entry_id: str
     weight: int

@@ -56,7 +56,7 @@ class BudgetRule:
             return "*"
         return f"{self.policy.per}={getattr(attribution, PER_FIELDS[self.policy.per]) or ''}"
 
-    def key(self, scope: str, now: "datetime") -> CounterKey:
+    def key(self, scope: str, now: datetime) -> CounterKey:
         start, end = period_bounds(self.policy.period, self.policy.timezone, now)
         return CounterKey(self.name, scope, start, end)
 
@@ -79,7 +79,7 @@ class BudgetRule:
 
     # -- before the call ------------------------------------------------------------------------
 
-    def evaluate(self, att: Attempt, engine: "PolicyEngine") -> None:
+    def evaluate(self, att: Attempt, engine: PolicyEngine) -> None:
         if att.model is None and self.policy.models:
             return
         if not self.applies(att.call.attribution, att.model):
@@ -129,7 +129,7 @@ class BudgetRule:
         raise refuse(att, self.name, "budget", "BUDGET_EXCEEDED", message, scope=self.describe(key.scope),
                      spent=spent, reserved=reserved, limit=limit, period_end=key.period_end)  # fmt: skip
 
-    def _warn_check(self, att: Attempt, engine: "PolicyEngine", key: CounterKey, amount: Decimal | None) -> None:
+    def _warn_check(self, att: Attempt, engine: PolicyEngine, key: CounterKey, amount: Decimal | None) -> None:
         att.holds.append(BudgetHold(self, key, None, 0))  # the actual cost is added after the call
         state: CounterState = engine.counter(self, key, lambda: engine.store.read(key, self.limit_nano, att.now))
         spent, limit = state.spent, state.limit
@@ -176,7 +176,7 @@ def percent(spent: int, limit: int) -> Decimal:
     return (Decimal(spent) * HUNDRED / Decimal(limit)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _local(when: "datetime", tz: str) -> str:
+def _local(when: datetime, tz: str) -> str:
     from zoneinfo import ZoneInfo
 
     local = when.astimezone(ZoneInfo(tz))

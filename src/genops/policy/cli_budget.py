@@ -13,11 +13,12 @@ in the budget's timezone).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 import typer
 

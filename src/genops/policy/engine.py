@@ -32,8 +32,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from .. import _clock
 from .._guard import guarded, internal_error, strict
@@ -160,7 +161,7 @@ class PolicyEngine:
             self._decide(call, waited, may_wait)
         except (PolicyViolationError, Wait):
             raise
-        except Exception as exc:  # noqa: BLE001 - a GenOps bug must not break the host's call
+        except Exception as exc:
             internal_error(exc, "policy.check")
             if strict():
                 raise
@@ -271,7 +272,7 @@ class PolicyEngine:
         group_by = ["model"] if rule.policy.models else []
         try:
             rows = self.ledger.spend(key.period_start, key.period_end, group_by, rule.ledger_filters(key.scope))
-        except Exception as exc:  # noqa: BLE001 - an unreachable ledger is a store outage
+        except Exception as exc:
             if type(exc).__name__ == "LedgerUnavailableError":
                 raise StoreError(f"cannot read the ledger to initialise {key.policy}: {exc}") from exc
             raise

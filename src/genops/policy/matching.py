@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 from ..events import Attribution
 
@@ -54,9 +54,7 @@ def scope_matches(filters: dict[str, list[str]], models: Sequence[str], attribut
     for key, values in filters.items():
         if values and getattr(attribution, FILTER_FIELDS[key]) not in values:
             return False
-    if models and not any_model_matches(model, models):
-        return False
-    return True
+    return not models or any_model_matches(model, models)
 
 
 def describe_filters(filters: dict[str, list[str]], models: Sequence[str]) -> str:

@@ -6,7 +6,7 @@ Jul, Oct 1st) and yearly (Jan 1st). Bounds are returned as UTC datetimes; a peri
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ def _next_first_day(period: str, first: date) -> date:
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
 def period_bounds(period: str, tz_name: str, when: datetime) -> tuple[datetime, datetime]:

@@ -38,7 +38,7 @@ class ModelRule:
         }
         self.scope_text = describe_filters(self.filters, policy.models)
 
-    def evaluate(self, att: Attempt, engine: "PolicyEngine") -> None:
+    def evaluate(self, att: Attempt, engine: PolicyEngine) -> None:
         model = att.model
         if model is None or not scope_matches(self.filters, self.policy.models, att.call.attribution, model):
             return
@@ -71,7 +71,7 @@ class RateLimitRule:
         field = PER_FIELDS[self.policy.per]
         return f"{self.policy.per}={getattr(att.call.attribution, field) or ''}"
 
-    def evaluate(self, att: Attempt, engine: "PolicyEngine") -> None:
+    def evaluate(self, att: Attempt, engine: PolicyEngine) -> None:
         p = self.policy
         if not scope_matches(self.filters, p.models, att.call.attribution, att.model):
             return

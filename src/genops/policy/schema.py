@@ -7,8 +7,7 @@ Each type is a strict pydantic model: unknown fields are configuration errors.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Union
-
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -81,7 +80,7 @@ class ModelPolicy(_Scoped):
     enforcement: Literal["WARNING", "BLOCKED"] = "BLOCKED"
 
     @model_validator(mode="after")
-    def _has_a_rule(self) -> "ModelPolicy":
+    def _has_a_rule(self) -> ModelPolicy:
         if not self.blocked and not self.allowed:
             raise ValueError("a model policy needs `blocked` and/or `allowed` model patterns")
         return self
@@ -96,7 +95,7 @@ class RateLimitPolicy(_Scoped):
     max_wait_seconds: float = Field(default=10.0, ge=0)
 
     @model_validator(mode="after")
-    def _has_a_limit(self) -> "RateLimitPolicy":
+    def _has_a_limit(self) -> RateLimitPolicy:
         if self.requests_per_minute is None and self.tokens_per_minute is None:
             raise ValueError("a rate_limit policy needs requests_per_minute and/or tokens_per_minute")
         return self
@@ -117,7 +116,7 @@ class CustomPolicy(_Policy):
     enforcement: Literal["WARNING", "BLOCKED"] = "BLOCKED"
 
 
-AnyPolicy = Annotated[Union[BudgetPolicy, ModelPolicy, RateLimitPolicy, CustomPolicy], Field(discriminator="type")]
+AnyPolicy = Annotated[BudgetPolicy | ModelPolicy | RateLimitPolicy | CustomPolicy, Field(discriminator="type")]
 
 POLICY_MODELS: dict[str, type[_Policy]] = {
     "budget": BudgetPolicy,

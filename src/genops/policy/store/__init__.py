@@ -11,8 +11,17 @@ from __future__ import annotations
 from ...errors import ConfigError
 from ...ledger.base import default_ledger_url, redact
 from .base import (
-    CounterKey, CounterMissing, CounterState, CounterStore, Override, RateResult, ReserveResult,
-    SettleResult, StoreError, from_nano, to_nano,
+    CounterKey,
+    CounterMissing,
+    CounterState,
+    CounterStore,
+    Override,
+    RateResult,
+    ReserveResult,
+    SettleResult,
+    StoreError,
+    from_nano,
+    to_nano,
 )  # fmt: skip
 
 

@@ -115,13 +115,11 @@ def window_retry_after(entries: list[tuple[float, int]], now: float, window: flo
         return None
     count, tokens = len(entries), sum(w for _, w in entries)
     wait_until = now
-    dropped = 0
-    for ts, w in entries:
+    for dropped, (ts, w) in enumerate(entries):
         fits_req = max_requests is None or count - dropped + 1 <= max_requests
         fits_tok = max_tokens is None or tokens + weight <= max_tokens
         if fits_req and fits_tok:
             break
-        dropped += 1
         tokens -= w
         wait_until = ts + window
     return max(wait_until - now, 0.0)

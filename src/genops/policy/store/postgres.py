@@ -18,14 +18,26 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ...ledger.base import redact
 from . import postgres_sql as sql
 from .base import (
-    CounterKey, CounterMissing, CounterState, CounterStore, Override, RateResult, ReserveResult,
-    SettleResult, StoreError, from_nano, new_id, threshold_label, to_nano, window_retry_after,
+    CounterKey,
+    CounterMissing,
+    CounterState,
+    CounterStore,
+    Override,
+    RateResult,
+    ReserveResult,
+    SettleResult,
+    StoreError,
+    from_nano,
+    new_id,
+    threshold_label,
+    to_nano,
+    window_retry_after,
 )  # fmt: skip
 
 try:
@@ -41,7 +53,7 @@ def _ts(value: datetime) -> float:
 
 
 def _from_ts(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=timezone.utc)
+    return datetime.fromtimestamp(value, tz=UTC)
 
 
 class PostgresStore(CounterStore):

@@ -10,14 +10,27 @@ rebuilt from the ledger's spend for the period on first use.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...ledger.base import redact
 from . import redis_lua as lua
 from .base import (
-    CounterKey, CounterMissing, CounterState, CounterStore, Override, RateResult, ReserveResult,
-    SettleResult, StoreError, from_nano, new_id, threshold_label, to_nano, window_retry_after,
+    CounterKey,
+    CounterMissing,
+    CounterState,
+    CounterStore,
+    Override,
+    RateResult,
+    ReserveResult,
+    SettleResult,
+    StoreError,
+    from_nano,
+    new_id,
+    threshold_label,
+    to_nano,
+    window_retry_after,
 )  # fmt: skip
 
 try:
@@ -185,8 +198,8 @@ class RedisStore(CounterStore):
                 meta = json.loads(metas.get(scope) or "{}")
                 out.append(Override(
                     name, scope.decode(), from_nano(int(limits[scope])),
-                    datetime.fromtimestamp(float(untils[scope]), tz=timezone.utc),
-                    datetime.fromtimestamp(float(meta.get("created_at", 0)), tz=timezone.utc), meta.get("reason"),
+                    datetime.fromtimestamp(float(untils[scope]), tz=UTC),
+                    datetime.fromtimestamp(float(meta.get("created_at", 0)), tz=UTC), meta.get("reason"),
                 ))  # fmt: skip
         return out
 
@@ -198,10 +211,8 @@ class RedisStore(CounterStore):
         return bool(removed[0])
 
     def close(self) -> None:
-        try:
+        with suppress(Exception):  # closing a dead connection
             self._client.close()
-        except Exception:  # noqa: BLE001 - closing a dead connection
-            pass
 
     def __repr__(self) -> str:
         return f"RedisStore({redact(self.url)!r})"

@@ -12,13 +12,25 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .base import (
-    CounterKey, CounterMissing, CounterState, CounterStore, Override, RateResult, ReserveResult,
-    SettleResult, StoreError, from_nano, new_id, threshold_label, to_nano, window_retry_after,
+    CounterKey,
+    CounterMissing,
+    CounterState,
+    CounterStore,
+    Override,
+    RateResult,
+    ReserveResult,
+    SettleResult,
+    StoreError,
+    from_nano,
+    new_id,
+    threshold_label,
+    to_nano,
+    window_retry_after,
 )  # fmt: skip
 
 BUSY_TIMEOUT_MS = 30_000
@@ -54,7 +66,7 @@ def _ts(value: datetime) -> float:
 
 
 def _from_ts(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=timezone.utc)
+    return datetime.fromtimestamp(value, tz=UTC)
 
 
 class SQLiteStore(CounterStore):
