@@ -6,6 +6,7 @@ in `cost.source` ("unknown-model", "no-usage").
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -134,5 +135,25 @@ class UsageEvent:
         return self.response_model or self.request_model
 
 
+class _EventIds:
+    """Unique event ids without a syscall per call: a random 64-bit process prefix (renewed in
+    forked children) followed by a 64-bit counter."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+_ids = _EventIds()
+
+
 def new_event_id() -> str:
-    return os.urandom(16).hex()
+    """A 32-hex-digit id, unique across processes and hosts (random prefix) and within a process."""
+    return _ids.next()

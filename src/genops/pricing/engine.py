@@ -24,6 +24,8 @@ from genai_prices.types import Usage as PriceUsage
 
 from ..events import UNKNOWN_COST, Cost, Usage
 from . import supplement
+from .rates import is_linear
+from .rates import measure as rates_of
 from .vector import VECTOR_PROVIDERS, VectorPricer
 
 logger = logging.getLogger("genops.pricing")
@@ -75,6 +77,7 @@ class Pricer:
         self.overrides = list(overrides or [])
         self.vector = VectorPricer(vector_db)
         self._cache: dict[tuple[str, str], Any] = {}
+        self._rates: dict[tuple[Any, ...], Any] = {}
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
@@ -97,19 +100,26 @@ class Pricer:
             return UNKNOWN_COST
         kind, a, b = found
         if kind == "genai-prices":
-            calc = a.calc_price(_price_usage(usage), b, genai_request_timestamp=when)
-            cost = Cost(
-                total=calc.total_price,
-                input=calc.input_price,
-                output=calc.output_price,
-                source="genai-prices",
-                version=GENAI_PRICES_VERSION,
-            )
+            inp, out = self._genai_price(a, b, usage, when)
+            cost = Cost(total=inp + out, input=inp, output=out, source="genai-prices", version=GENAI_PRICES_VERSION)
         else:
             cost = a.cost(usage)
         if override is not None and override.discount_percent is not None:
             cost = _discounted(cost, override.discount_percent)
         return cost
+
+    def _genai_price(self, info: Any, provider: Any, usage: Usage, when: datetime) -> tuple[Decimal, Decimal]:
+        """(input, output) price from genai-prices; linear prices use their measured rates."""
+        if provider.id != "groq" and not usage.units:
+            model_price = info.get_prices(when)
+            if is_linear(model_price):
+                key = tuple(vars(model_price).items())
+                rates = self._rates.get(key)
+                if rates is None:
+                    rates = self._rates[key] = rates_of(model_price)
+                return rates.cost(usage)
+        calc = info.calc_price(_price_usage(usage), provider, genai_request_timestamp=when)
+        return calc.input_price, calc.output_price
 
     def is_known(self, provider: str, model: str) -> bool:
         if provider in VECTOR_PROVIDERS:
