@@ -5,8 +5,9 @@ embeddings computed through an instrumented SDK are their own events."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import chromadb
 import pytest
@@ -100,7 +101,9 @@ def test_embeddings_made_through_openai_are_their_own_events(genops_runtime, chr
     from chromadb.utils.embedding_functions import OpenAIEmbeddingFunction
 
     rt = genops_runtime(pricing=FREE)
-    embed = OpenAIEmbeddingFunction(api_key="test", model_name="text-embedding-3-small", api_base=server.openai_base_url)
+    embed = OpenAIEmbeddingFunction(
+        api_key="test", model_name="text-embedding-3-small", api_base=server.openai_base_url
+    )
     col = chroma.create_collection("docs", embedding_function=embed)
     with track(team="sales"):
         col.add(ids=["a", "b"], documents=["alpha beta", "gamma delta"])

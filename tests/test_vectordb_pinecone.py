@@ -135,7 +135,9 @@ def test_span_carries_the_units(genops_runtime, server, span_exporter):
     server.set_read_units(4)
     index.query(top_k=1, vector=[1.0, 0.0, 0.0], namespace="faq")
     rt.flush()
-    (span,) = [s for s in span_exporter.get_finished_spans() if s.attributes.get("gen_ai.operation.name") == "vector.query"]
+    (span,) = [
+        s for s in span_exporter.get_finished_spans() if s.attributes.get("gen_ai.operation.name") == "vector.query"
+    ]
     assert span.attributes["genops.usage.units.read_units"] == 4
     assert span.attributes["gen_ai.provider.name"] == "pinecone"
 
@@ -166,8 +168,16 @@ def test_async_index(genops_runtime, server):
     server.set_read_units(5)
     asyncio.run(run())
     upsert, query = sorted(events(rt), key=lambda e: e.operation_kind, reverse=True)
-    assert (upsert.operation_kind, upsert.request_model, upsert.usage.units["vectors"]) == ("vector.upsert", "support-docs", 2)
-    assert (query.request_model, query.usage.units["read_units"], query.attribution.team) == ("support-docs", 5, "async-team")
+    assert (upsert.operation_kind, upsert.request_model, upsert.usage.units["vectors"]) == (
+        "vector.upsert",
+        "support-docs",
+        2,
+    )
+    assert (query.request_model, query.usage.units["read_units"], query.attribution.team) == (
+        "support-docs",
+        5,
+        "async-team",
+    )
     assert query.cost.total == 5 * RU
 
 
@@ -182,8 +192,9 @@ def test_configured_prices_replace_the_defaults(genops_runtime, server):
 
 
 def test_uninstrumented_after_shutdown(genops_runtime, server):
-    from genops._runtime import stop_runtime
     from pinecone._internal.http_client import HTTPClient
+
+    from genops._runtime import stop_runtime
 
     genops_runtime()
     index = open_index(server)
@@ -191,3 +202,35 @@ def test_uninstrumented_after_shutdown(genops_runtime, server):
     stop_runtime()
     assert type(HTTPClient.__dict__["post"]).__name__ == "function"
     index.upsert(vectors=[("a", [1.0])])  # still works, unrecorded
+
+
+def test_policies_treat_vector_operations_as_model_less(genops_runtime, server):
+    from genops.errors import PolicyViolationError
+
+    only_gpt4o = {"name": "only_gpt4o", "type": "model", "allowed": ["gpt-4o"], "enforcement": "BLOCKED"}
+    budget = {
+        "name": "support_budget",
+        "type": "budget",
+        "limit": 0.0001,
+        "teams": ["support"],
+        "enforcement": "BLOCKED",
+    }
+    rt = genops_runtime(policies=[only_gpt4o, budget], attribution={"team": "support"})
+    index = open_index(server)
+    index.upsert(vectors=[("a", [1.0, 0.0])])  # 1 WU = $0.000004
+    server.set_read_units(6)  # $0.000096 per query
+    index.query(top_k=1, vector=[1.0, 0.0])  # the index name is not a model: the model rule lets it through
+    with pytest.raises(PolicyViolationError, match="support_budget"):
+        index.query(top_k=1, vector=[1.0, 0.0])  # spent $0.0001 of $0.0001: no room left
+    assert len(server.requests_for("/query")) == 1  # the refused query never reached Pinecone
+    upsert, ok, blocked = sorted(events(rt), key=lambda e: (e.status != "ok", e.operation_kind != "vector.upsert"))
+    assert (ok.status, ok.request_model, ok.cost.total) == ("ok", "support-docs", 6 * RU)
+    assert upsert.cost.total + ok.cost.total == Decimal("0.0001")
+    # refused before the name is attached (policies see vector operations without a model)
+    assert (blocked.status, blocked.operation_kind, blocked.request_model, blocked.cost.total) == (
+        "blocked",
+        "vector.query",
+        None,
+        0,
+    )
+    assert [d.policy for d in ok.decisions] == ["support_budget"]  # the model rule did not apply

@@ -3,7 +3,7 @@ unknown self-hosted databases, storage snapshots."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -16,7 +16,7 @@ from genops.pricing import Pricer
 from genops.providers import _vector
 from genops.providers.pinecone import record_storage, write_units
 
-WHEN = datetime(2026, 3, 10, tzinfo=timezone.utc)
+WHEN = datetime(2026, 3, 10, tzinfo=UTC)
 
 
 def pricer(**vector_db: dict) -> Pricer:
@@ -31,7 +31,7 @@ def test_pinecone_read_units_at_the_default_list_price():
     cost = pricer().price("pinecone", "support-docs", query_usage(5), WHEN)
     # 5 RU x $16 / 1M
     assert cost.total == Decimal("0.00008")
-    assert cost.components == {"read_units": Decimal("0.00008"), "queries": Decimal("0")}
+    assert cost.components == {"read_units": Decimal("0.00008"), "queries": Decimal(0)}
     assert (cost.source, cost.version) == ("genops-vector-defaults", "2026-12-04")
 
 
@@ -46,7 +46,7 @@ def test_config_overrides_pinecone_fields_it_sets_only():
     assert p.price("pinecone", "i", query_usage(5), WHEN).total == Decimal("0.00012")
     usage = _vector.usage(_vector.UPSERT, provenance="estimated", write_units=1_000_000)
     cost = p.price("pinecone", "i", usage, WHEN)
-    assert (cost.total, cost.source) == (Decimal("4"), "config")
+    assert (cost.total, cost.source) == (Decimal(4), "config")
 
 
 def test_unconfigured_self_hosted_database_is_unknown_never_zero():

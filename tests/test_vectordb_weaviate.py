@@ -4,8 +4,9 @@ objects, gRPC for queries, batches and delete_many; counts, config prices, attri
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import weaviate

@@ -86,8 +86,8 @@ PINECONE_PRICING = "https://www.pinecone.io/pricing/"
 # `pricing.vector_db.pinecone` in genops.yaml to yours.
 PINECONE_SERVERLESS = VectorPrice(
     provider="pinecone",
-    read_unit_per_million=Decimal("16"),
-    write_unit_per_million=Decimal("4"),
+    read_unit_per_million=Decimal(16),
+    write_unit_per_million=Decimal(4),
     storage_gb_month=Decimal("0.33"),
     query=Decimal(0),
     upsert=Decimal(0),

@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextvars
 import importlib.util
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import wrapt
 
@@ -39,14 +40,12 @@ REQUEST_UNIT = {QUERY: "queries", UPSERT: "upserts", DELETE: "deletes"}
 def start(provider: str, kind: Kind, index: str | None) -> Any:
     """Begin a governed vector operation (None when GenOps is not initialised).
 
-    Raises `PolicyViolationError` when a policy refuses it.
+    Policies see it as an operation without a model (see `_named`); a budget with no room left
+    or a rate limit raises `PolicyViolationError`.
     """
     token = pipeline._active.set(None)  # never a NestedCall of a framework call in flight
     try:
-        call = pipeline.start(provider, kind, index)
-        if call is not None:
-            call.release()  # calls made inside (an embedding function) are their own events
-        return call
+        return _named(pipeline.start(provider, kind, None), index)
     finally:
         pipeline._active.reset(token)
 
@@ -55,12 +54,19 @@ async def start_async(provider: str, kind: Kind, index: str | None) -> Any:
     """`start` for async clients (a throttling policy waits without blocking the loop)."""
     token = pipeline._active.set(None)
     try:
-        call = await pipeline.start_async(provider, kind, index)
-        if call is not None:
-            call.release()
-        return call
+        return _named(await pipeline.start_async(provider, kind, None), index)
     finally:
         pipeline._active.reset(token)
+
+
+def _named(call: Any, index: str | None) -> Any:
+    """The index becomes the event's model only after the policy check: model rules govern
+    models, not index names, and budgets treat the operation as one without a model (nothing to
+    reserve ahead, settled at its actual cost)."""
+    if call is not None:
+        call.release()  # calls made inside (an embedding function) are their own events
+        call.model = call.requested_model = index
+    return call
 
 
 def usage(
@@ -82,9 +88,9 @@ def usage(
 def record_storage(
     provider: str,
     index: str | None,
-    gb: Decimal | int | str | float,
+    gb: Decimal | str | float,
     *,
-    hours: Decimal | int | str | float = 24,
+    hours: Decimal | str | float = 24,
     **attribution: Any,
 ) -> UsageEvent | None:
     """Record that `index` held `gb` gigabytes (10^9 bytes) for `hours` hours, as one
@@ -107,7 +113,7 @@ def record_storage(
 
 def _decimal(name: str, value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")  # noqa: TRY004
     try:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
     except ArithmeticError:

@@ -18,8 +18,9 @@ folded into the vector event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from .._guard import guarded
 from ..config import Settings
@@ -53,8 +54,8 @@ def _apply(inst: Instrumentation) -> None:
         inst.wrap(AsyncCollection, name, _async(kind, meter))
 
 
-def record_storage(collection: str | None, gb: Decimal | int | str | float, *,
-                   hours: Decimal | int | str | float = 24, **attribution: Any) -> UsageEvent | None:  # fmt: skip
+def record_storage(collection: str | None, gb: Decimal | str | float, *,
+                   hours: Decimal | str | float = 24, **attribution: Any) -> UsageEvent | None:  # fmt: skip
     """Record a storage snapshot of a Chroma collection, priced at the configured
     `pricing.vector_db.chroma.storage_gb_month` (unknown when not configured)."""
     return _vector.record_storage(PROVIDER, collection, gb, hours=hours, **attribution)

@@ -76,7 +76,7 @@ def _apply(inst: Instrumentation) -> None:
     inst.wrap(bulk, "ThreadPoolExecutor", _vector.context_executor)
 
 
-def record_storage(index: str | None, gb: Decimal | int | str | float, *, hours: Decimal | int | str | float = 24,
+def record_storage(index: str | None, gb: Decimal | str | float, *, hours: Decimal | str | float = 24,
                    **attribution: Any) -> UsageEvent | None:  # fmt: skip
     """Record a storage snapshot of a Pinecone index (`gb` gigabytes held for `hours` hours),
     priced at `storage_gb_month` (default: Pinecone's list price)."""
@@ -226,4 +226,3 @@ def _json(content: Any) -> Any:
 
 def _len(value: Any) -> int | None:
     return len(value) if isinstance(value, list) else None
-

@@ -23,8 +23,9 @@ events carry the configured default attribution, not the `GenOps.track` scope.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from .._guard import guarded
 from ..config import Settings
@@ -60,8 +61,8 @@ def _apply(inst: Instrumentation) -> None:
     inst.wrap(v4._ConnectionBase, "_send", _rest_send)
 
 
-def record_storage(collection: str | None, gb: Decimal | int | str | float, *,
-                   hours: Decimal | int | str | float = 24, **attribution: Any) -> UsageEvent | None:  # fmt: skip
+def record_storage(collection: str | None, gb: Decimal | str | float, *,
+                   hours: Decimal | str | float = 24, **attribution: Any) -> UsageEvent | None:  # fmt: skip
     """Record a storage snapshot of a Weaviate collection, priced at the configured
     `pricing.vector_db.weaviate.storage_gb_month` (unknown when not configured)."""
     return _vector.record_storage(PROVIDER, collection, gb, hours=hours, **attribution)
@@ -73,8 +74,11 @@ Meter = Callable[[Any], tuple[str, str | None, Callable[[Any], Any]]]
 
 
 def _search(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]:
-    return _vector.QUERY, request.collection or None, lambda reply: _vector.usage(
-        _vector.QUERY, provenance="estimated", vectors=len(reply.results))
+    return (
+        _vector.QUERY,
+        request.collection or None,
+        lambda reply: _vector.usage(_vector.QUERY, provenance="estimated", vectors=len(reply.results)),
+    )
 
 
 def _batch_objects(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]:
@@ -82,13 +86,21 @@ def _batch_objects(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]
     name = next(iter(collections)) if len(collections) == 1 else None
     sent = len(request.objects)
     # the connection returns {index: error} for the objects that failed
-    return _vector.UPSERT, name, lambda errors: _vector.usage(
-        _vector.UPSERT, provenance="estimated", vectors=sent - len(errors or {}))
+    return (
+        _vector.UPSERT,
+        name,
+        lambda errors: _vector.usage(_vector.UPSERT, provenance="estimated", vectors=sent - len(errors or {})),
+    )
 
 
 def _batch_delete(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]:
-    return _vector.DELETE, request.collection or None, lambda reply: _vector.usage(
-        _vector.DELETE, provenance="estimated", vectors=0 if request.dry_run else reply.successful)
+    return (
+        _vector.DELETE,
+        request.collection or None,
+        lambda reply: _vector.usage(
+            _vector.DELETE, provenance="estimated", vectors=0 if request.dry_run else reply.successful
+        ),
+    )
 
 
 def _grpc_wrapper(meter: Meter, is_async: bool) -> Callable[..., Any]:
@@ -97,6 +109,7 @@ def _grpc_wrapper(meter: Meter, is_async: bool) -> Callable[..., Any]:
         return meter(request) if request is not None else None
 
     if is_async:
+
         async def async_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             plan = begin(args, kwargs)
             call = None if plan is None else await _vector.start_async(PROVIDER, plan[0], plan[1])  # type: ignore[arg-type]
@@ -144,7 +157,7 @@ def rest_operation(method: str, url: str, body: Any) -> tuple[str, str | None] |
     at = path.find("/v1" + _OBJECTS)
     if at < 0:
         return None
-    rest = [p for p in path[at + len("/v1" + _OBJECTS):].split("/") if p]
+    rest = [p for p in path[at + len("/v1" + _OBJECTS) :].split("/") if p]
     if method == "POST" and not rest:
         return _vector.UPSERT, body.get("class") if isinstance(body, dict) else None
     if len(rest) == 2 and method != "POST":

@@ -89,7 +89,13 @@ def query(req: dict[str, Any], ctx: ReplyContext) -> Reply:
             found = store.fetch(SPACE, namespace, [req["id"]])
             vector = found[0].values if found else None
             if vector is None:
-                return JsonReply({"matches": [], "namespace": namespace, "usage": {"readUnits": store.query_read_units(SPACE, namespace)}})
+                return JsonReply(
+                    {
+                        "matches": [],
+                        "namespace": namespace,
+                        "usage": {"readUnits": store.query_read_units(SPACE, namespace)},
+                    }
+                )
         hits = store.query(SPACE, namespace, [float(v) for v in vector] if vector else None, top_k, req.get("filter"))
     except VectorError as exc:
         return _bad(str(exc))
@@ -131,5 +137,7 @@ def fetch(req: Any, ctx: ReplyContext) -> Reply:
     params = parse_qs(ctx.query)
     namespace = (params.get("namespace") or [""])[0]
     found = _store(ctx).fetch(SPACE, namespace, params.get("ids") or [])
-    vectors = {r.id: {"id": r.id, "values": r.values or [], **({"metadata": r.metadata} if r.metadata else {})} for r in found}
+    vectors = {
+        r.id: {"id": r.id, "values": r.values or [], **({"metadata": r.metadata} if r.metadata else {})} for r in found
+    }
     return JsonReply({"vectors": vectors, "namespace": namespace, "usage": {"readUnits": max(1, -(-len(found) // 10))}})

@@ -112,7 +112,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             code = _STATUS.get(status, grpc.StatusCode.INTERNAL)
             context.abort(code, f"stand-in Weaviate: injected failure ({status})")
 
-    def Search(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method name
+    def Search(self, request: Any, context: Any) -> Any:
         self._seen("Search", request, context)
         try:
             where = _filter(request.filters) if request.HasField("filters") else None
@@ -148,7 +148,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             ))  # fmt: skip
         return search_get_pb2.SearchReply(took=0.001, results=results)
 
-    def BatchObjects(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def BatchObjects(self, request: Any, context: Any) -> Any:
         self._seen("BatchObjects", request, context)
         errors = []
         for i, obj in enumerate(request.objects):
@@ -160,7 +160,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 errors.append(batch_pb2.BatchObjectsReply.BatchError(index=i, error=str(exc)))
         return batch_pb2.BatchObjectsReply(took=0.001, errors=errors)
 
-    def BatchDelete(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def BatchDelete(self, request: Any, context: Any) -> Any:
         self._seen("BatchDelete", request, context)
         try:
             where = _filter(request.filters) if request.HasField("filters") else None
@@ -170,11 +170,15 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         if not request.dry_run:
             self.store.delete(space(request.collection), request.tenant, ids=[r.id for _, r in matched])
         n = len(matched)
-        return batch_delete_pb2.BatchDeleteReply(took=0.001, failed=0, matches=n, successful=0 if request.dry_run else n)
+        return batch_delete_pb2.BatchDeleteReply(
+            took=0.001, failed=0, matches=n, successful=0 if request.dry_run else n
+        )
 
 
 def _health(request: Any, context: Any) -> Any:
-    return health_weaviate_pb2.WeaviateHealthCheckResponse(status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING)
+    return health_weaviate_pb2.WeaviateHealthCheckResponse(
+        status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING
+    )
 
 
 class WeaviateGrpcServer:

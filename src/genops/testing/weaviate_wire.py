@@ -86,7 +86,7 @@ def create_object(req: dict[str, Any], ctx: ReplyContext) -> Reply:
 
 
 def _target(ctx: ReplyContext) -> tuple[str, str] | None:
-    parts = [unquote(p) for p in ctx.path[len(PREFIX):].split("/") if p]
+    parts = [unquote(p) for p in ctx.path[len(PREFIX) :].split("/") if p]
     return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
@@ -133,7 +133,7 @@ def create_schema(req: dict[str, Any], ctx: ReplyContext) -> Reply:
 
 def get_schema(req: Any, ctx: ReplyContext) -> Reply:
     """``GET /v1/schema/{class}``: a minimal collection definition."""
-    name = unquote(ctx.path[len("/v1/schema/"):])
+    name = unquote(ctx.path[len("/v1/schema/") :])
     return JsonReply({
         "class": name,
         "properties": [],
