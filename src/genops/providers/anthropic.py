@@ -16,13 +16,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from .. import pipeline
-from .._guard import guarded
 from ..config import Settings
 from ..events import Usage
 from . import _estimate
 from ._patch import Instrumentation
-from ._streams import AsyncStream, SyncStream
+from ._stainless import Adapter, async_post, sync_post
 
 PROVIDER = "anthropic"
 MESSAGES_PATH = "/v1/messages"
@@ -39,9 +37,11 @@ def instrument(settings: Settings | None = None) -> Instrumentation | None:
         return None
     if _instrumentation is not None and _instrumentation.active:
         return _instrumentation
+    adapter = Adapter(PROVIDER, {MESSAGES_PATH: "chat"}, lambda client: PROVIDER, _begin_args, _usage,
+                      lambda kind, body: _StreamMeter(body))
     inst = Instrumentation(PROVIDER)
-    inst.wrap(base.SyncAPIClient, "post", _sync_post)
-    inst.wrap(base.AsyncAPIClient, "post", _async_post)
+    inst.wrap(base.SyncAPIClient, "post", sync_post(adapter))
+    inst.wrap(base.AsyncAPIClient, "post", async_post(adapter))
     _instrumentation = inst
     return inst
 
@@ -64,90 +64,26 @@ def _estimate_input(body: dict[str, Any]) -> Callable[[], int]:
     return estimate
 
 
-def _governed(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """The request body when this `post` is a Messages call, else None."""
-    path = args[0] if args else kwargs.get("path")
-    body = kwargs.get("body")
-    if path != MESSAGES_PATH or not isinstance(body, dict):
-        return None
-    return body
-
-
-def _begin_args(body: dict[str, Any], stream: bool) -> dict[str, Any]:
+def _begin_args(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     max_tokens = body.get("max_tokens")
     return {
-        "stream": stream,
+        "stream": bool(body.get("stream")),
         "max_output_tokens": max_tokens if isinstance(max_tokens, int) else None,
         "estimate_input": _estimate_input(body),
     }
 
 
-def _with_model(kwargs: dict[str, Any], body: dict[str, Any], call: Any) -> dict[str, Any]:
-    if call.model and call.model != body.get("model"):
-        return {**kwargs, "body": {**body, "model": call.model}}
-    return kwargs
-
-
-def _model(body: dict[str, Any]) -> str | None:
-    model = body.get("model")
-    return model if isinstance(model, str) else None
-
-
-def _sync_post(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    body = _governed(args, kwargs)
-    if body is None:
-        return wrapped(*args, **kwargs)
-    stream = bool(kwargs.get("stream"))
-    call = pipeline.start(PROVIDER, "chat", _model(body), **_begin_args(body, stream))
-    if call is None:
-        return wrapped(*args, **kwargs)
-    try:
-        result = wrapped(*args, **_with_model(kwargs, body, call))
-    except BaseException as exc:
-        call.fail(exc)
-        raise
-    call.release()
-    if stream:
-        return SyncStream(result, call, _StreamMeter(body))
-    _finish(call, result)
-    return result
-
-
-async def _async_post(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    body = _governed(args, kwargs)
-    if body is None:
-        return await wrapped(*args, **kwargs)
-    stream = bool(kwargs.get("stream"))
-    call = await pipeline.start_async(PROVIDER, "chat", _model(body), **_begin_args(body, stream))
-    if call is None:
-        return await wrapped(*args, **kwargs)
-    try:
-        result = await wrapped(*args, **_with_model(kwargs, body, call))
-    except BaseException as exc:
-        call.fail(exc)
-        raise
-    call.release()
-    if stream:
-        return AsyncStream(result, call, _StreamMeter(body))
-    _finish(call, result)
-    return result
-
-
 # -- response side -----------------------------------------------------------------------------
-
-
-def _finish(call: Any, result: Any) -> None:
-    with guarded("anthropic.finish"):
-        parsed = result
-        if hasattr(result, "parse") and not hasattr(result, "usage"):  # with_raw_response
-            parsed = result.parse()
-        call.finish(usage_from(getattr(parsed, "usage", None)), getattr(parsed, "model", None))
 
 
 def _get(obj: Any, name: str) -> Any:
     if obj is None:
         return None
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _usage(kind: str, usage: Any) -> Usage:
+    return usage_from(usage)
 
 
 def usage_from(usage: Any, output_tokens: int | None = None) -> Usage:

@@ -7,15 +7,13 @@ async, streaming) all pass through one place. Other endpoints are not touched.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from .. import pipeline
-from .._guard import guarded
 from ..config import Settings
 from ..events import Usage
 from . import _estimate
 from ._patch import Instrumentation
-from ._streams import AsyncStream, SyncStream
+from ._stainless import Adapter, async_post, sync_post
 
 ENDPOINTS = {"/chat/completions": "chat", "/embeddings": "embeddings", "/responses": "responses"}
 
@@ -33,9 +31,10 @@ def instrument(settings: Settings | None = None) -> Instrumentation | None:
         return _instrumentation
     track_embeddings = settings.provider("openai").track_embeddings if settings is not None else True
     kinds = {p: k for p, k in ENDPOINTS.items() if track_embeddings or k != "embeddings"}
+    adapter = Adapter("openai", kinds, _provider, _begin_args, usage_from, _meter)
     inst = Instrumentation("openai")
-    inst.wrap(base.SyncAPIClient, "post", _sync_post(kinds))
-    inst.wrap(base.AsyncAPIClient, "post", _async_post(kinds))
+    inst.wrap(base.SyncAPIClient, "post", sync_post(adapter))
+    inst.wrap(base.AsyncAPIClient, "post", async_post(adapter))
     _instrumentation = inst
     return inst
 
@@ -50,80 +49,14 @@ def _provider(client: Any) -> str:
 def _begin_args(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     if kind == "chat":
         max_out = body.get("max_completion_tokens") or body.get("max_tokens")
-        estimate = lambda: _estimate.messages_tokens(body.get("messages"))  # noqa: E731
+        estimate = lambda: _estimate.messages_tokens(body.get("messages"))
     elif kind == "responses":
         max_out = body.get("max_output_tokens")
-        estimate = lambda: _estimate.text_tokens(_estimate.content_text(body.get("input")))  # noqa: E731
+        estimate = lambda: _estimate.text_tokens(_estimate.content_text(body.get("input")))
     else:
         max_out = 0
-        estimate = lambda: _estimate.text_tokens(_estimate.content_text(body.get("input")))  # noqa: E731
+        estimate = lambda: _estimate.text_tokens(_estimate.content_text(body.get("input")))
     return {"stream": bool(body.get("stream")), "max_output_tokens": max_out, "estimate_input": estimate}
-
-
-def _with_model(kwargs: dict[str, Any], body: dict[str, Any], call: pipeline.Call) -> dict[str, Any]:
-    if call.model and call.model != body.get("model"):
-        return {**kwargs, "body": {**body, "model": call.model}}
-    return kwargs
-
-
-def _sync_post(kinds: dict[str, str]) -> Callable[..., Any]:
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        path = args[0] if args else kwargs.get("path")
-        kind = kinds.get(path)  # type: ignore[arg-type]
-        body = kwargs.get("body")
-        if kind is None or not isinstance(body, dict):
-            return wrapped(*args, **kwargs)
-        call = pipeline.start(_provider(instance), kind, body.get("model"), **_begin_args(kind, body))
-        if call is None:
-            return wrapped(*args, **kwargs)
-        try:
-            result = wrapped(*args, **_with_model(kwargs, body, call))
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        call.release()
-        if kwargs.get("stream"):
-            return SyncStream(result, call, _meter(kind, body))
-        _finish(call, kind, result)
-        return result
-
-    return wrapper
-
-
-def _async_post(kinds: dict[str, str]) -> Callable[..., Any]:
-    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        path = args[0] if args else kwargs.get("path")
-        kind = kinds.get(path)  # type: ignore[arg-type]
-        body = kwargs.get("body")
-        if kind is None or not isinstance(body, dict):
-            return await wrapped(*args, **kwargs)
-        call = await pipeline.start_async(_provider(instance), kind, body.get("model"), **_begin_args(kind, body))
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        try:
-            result = await wrapped(*args, **_with_model(kwargs, body, call))
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        call.release()
-        if kwargs.get("stream"):
-            return AsyncStream(result, call, _meter(kind, body))
-        _finish(call, kind, result)
-        return result
-
-    return wrapper
-
-
-# -- response side -----------------------------------------------------------------------------
-
-
-def _finish(call: pipeline.Call, kind: str, result: Any) -> None:
-    with guarded("openai.finish"):
-        parsed = result
-        if hasattr(result, "parse") and not hasattr(result, "usage"):  # with_raw_response
-            parsed = result.parse()
-        usage = usage_from(kind, getattr(parsed, "usage", None))
-        call.finish(usage, getattr(parsed, "model", None))
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -150,7 +83,7 @@ def usage_from(kind: str, usage: Any) -> Usage:
     )
 
 
-def _meter(kind: str, body: dict[str, Any]) -> "_StreamMeter":
+def _meter(kind: str, body: dict[str, Any]) -> _StreamMeter:
     return _StreamMeter(kind, body)
 
 
@@ -158,7 +91,7 @@ class _StreamMeter:
     """Reads usage from the final chunk (chat with include_usage; responses' completed event);
     otherwise estimates from the request and the streamed text."""
 
-    __slots__ = ("kind", "body", "usage", "model", "chars")
+    __slots__ = ("body", "chars", "kind", "model", "usage")
 
     def __init__(self, kind: str, body: dict[str, Any]) -> None:
         self.kind = kind
