@@ -167,6 +167,94 @@ def test_team_a_option_2_langchain_callbacks(example, server, collector, fake_cl
     assert "-> genops.team: Str(support)" in out
 
 
+# -- Team B: Django + LlamaIndex + Anthropic + Cohere (Step 2.3) -----------------------------
+
+OPUS = Decimal("0.0525")  # claude-opus-4-0, 1000 input + 500 output tokens ($15 / $75 per million)
+COHERE_EMBED = Decimal("0.00001")  # embed-english-v3.0, 100 tokens ($0.10 per million)
+
+
+@pytest.fixture
+def llamaindex_reset() -> Iterator[None]:
+    yield
+    import llama_index.core
+    from llama_index.core import Settings as LlamaSettings
+
+    llama_index.core.global_handler = None
+    LlamaSettings._callback_manager = None  # created with the global handler of its time
+
+
+def test_team_b_django_llamaindex_anthropic_cohere(example, server, collector, fake_clock, llamaindex_reset):
+    from django_setup import configure_django
+
+    configure_django()
+    from django.contrib.auth.models import User
+    from django.test import Client, override_settings
+
+    example("team_b_django")
+    server.set_usage(model="claude-opus-4-0", input_tokens=1000, output_tokens=500)
+    server.set_usage(model="embed-english-v3.0", input_tokens=100)
+    project = importlib.import_module("knowledge_search.settings")
+    users = {}
+    for name in ("alice", "bob"):
+        User.objects.filter(username=name).delete()
+        users[name] = User.objects.create_user(name, f"{name}@techcorp.example", "pw")
+    try:
+        with override_settings(ROOT_URLCONF=project.ROOT_URLCONF, MIDDLEWARE=project.MIDDLEWARE):
+            from llama_index.embeddings.cohere import CohereEmbedding
+
+            from search import views  # noqa: F401 - GenOps.init(config_path="genops.yaml"), set_global_handler("genops")
+            from search.vector_store import DOCS, ingest
+
+            with GenOps.track(operation="docs_ingest"):  # the ingestion job
+                ingest(CohereEmbedding(model_name="embed-english-v3.0", api_key="co-test", base_url=server.cohere_base_url))
+            for name, question in (("alice", "How do I file an expense report?"), ("bob", "How do I get VPN access?"),
+                                   ("alice", "When can we deploy?")):
+                http = Client()
+                http.force_login(users[name])
+                r = http.get("/search", {"q": question})
+                assert r.status_code == 200, r.content
+                assert r.json()["answer"]
+            assert Client().get("/search", {"q": "anonymous?"}).status_code == 200  # request.user.id is None
+        ids = {name: str(user.id) for name, user in users.items()}
+    finally:
+        for user in users.values():
+            user.delete()
+
+    rows = events()
+    # One event per provider request: LlamaIndex over the instrumented SDKs is not counted twice.
+    assert len(server.requests_for("/v1/messages")) == 4 == sum(e.operation_kind == "chat" for e in rows)
+    assert len(server.requests_for("/v2/embed")) == 5 == sum(e.operation_kind == "embeddings" for e in rows)
+    prompt = str(server.requests_for("/v1/messages")[0].json["messages"])
+    # Retrieved documents, then the question (the stand-in's vectors carry no meaning: any documents).
+    assert any(doc in prompt for doc in DOCS) and "How do I file an expense report?" in prompt
+    [ingestion] = [e for e in rows if e.attribution.operation == "docs_ingest"]
+    assert (ingestion.provider, ingestion.request_model, ingestion.usage.input_tokens, ingestion.cost.total) == (
+        "cohere", "embed-english-v3.0", 100, COHERE_EMBED)
+    searches = [e for e in rows if e is not ingestion]
+    assert Counter((e.operation_kind, e.attribution.user_id) for e in searches) == {
+        ("chat", ids["alice"]): 2, ("embeddings", ids["alice"]): 2, ("chat", ids["bob"]): 1,
+        ("embeddings", ids["bob"]): 1, ("chat", None): 1, ("embeddings", None): 1}
+    for e in rows:
+        a = e.attribution
+        assert (a.team, a.project, a.environment, a.service) == (
+            "knowledge", "docs-search", "production", "internal-knowledge-search")
+        assert e.status == "ok" and e.usage.provenance == "reported"
+    for e in searches:
+        assert e.attribution.operation == "docs_search"
+        if e.operation_kind == "chat":
+            assert (e.provider, e.request_model, e.usage.input_tokens, e.usage.output_tokens, e.cost.total) == (
+                "anthropic", "claude-opus-4-0", 1000, 500, OPUS)
+        else:
+            assert (e.provider, e.usage.input_tokens, e.cost.total) == ("cohere", 100, COHERE_EMBED)
+    assert spend_by("user_id") == {
+        ids["alice"]: 2 * (OPUS + COHERE_EMBED), ids["bob"]: OPUS + COHERE_EMBED, None: OPUS + 2 * COHERE_EMBED}
+
+    assert get_runtime().telemetry.force_flush()
+    out = collector.wait_for("Name           : chat claude-opus-4-0", f"-> genops.user_id: Str({ids['bob']})")
+    assert "-> service.name: Str(internal-knowledge-search)" in out
+    assert "-> genops.operation: Str(docs_search)" in out
+
+
 # -- Team C: Flask + LiteLLM with fallbacks (Step 3.3) ----------------------------------------
 
 
