@@ -118,7 +118,7 @@ class Report:
 def _sum(rows: Sequence[SpendRow]) -> SpendRow:
     return SpendRow(
         group={},
-        cost_usd=sum((r.cost_usd for r in rows), Decimal(0)),
+        cost_usd=tidy(sum((r.cost_usd for r in rows), Decimal(0))),
         unknown_cost_requests=sum(r.unknown_cost_requests for r in rows),
         requests=sum(r.requests for r in rows),
         input_tokens=sum(r.input_tokens for r in rows),

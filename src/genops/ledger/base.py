@@ -149,9 +149,10 @@ class Ledger(ABC):
         """Spend of events starting in [start, end), grouped, most expensive first.
 
         `group_by` fields: team, project, customer_id, provider, model (the response model, else
-        the requested one), operation, environment, user_id, operation_kind. `filters` maps a
-        field (those, or service/status/request_model/response_model) to a value, None (unset),
-        or a collection of values. Naive datetimes are taken as UTC.
+        the requested one), operation, environment, user_id, operation_kind, status, service, and
+        `attr:<key>` for a custom attribute. `filters` maps a field (those, or request_model/
+        response_model) to a value, None (unset), or a collection of values. Naive datetimes are
+        taken as UTC. Answered from the rollups where they can (see the module docstring).
         """
         return self._spend(start, end, group_by, filters, use_rollup=None)
 

@@ -178,19 +178,25 @@ def event_page(
     dialect: str = "sqlite",
     columns: Sequence[str] = EVENT_COLUMNS,
 ) -> tuple[str, list[Any]]:
-    """One page of events (`columns`, then start_us and id) in (start_us, id) order, after the key `after`."""
+    """One page of events (`columns`, then start_us and id) in (start_us, id) order, after the key `after`.
+
+    The page's lower bound is one `start_us >= ?` term (the later of `start_us` and the key), so
+    each page starts its index range scan where the previous one stopped."""
     cond, params = where(filters, dialect)
     bounds: list[str] = []
     values: list[Any] = []
-    if start_us is not None:
+    lower = start_us
+    if after is not None:
+        lower = after[0] if lower is None else max(lower, after[0])
+    if lower is not None:
         bounds.append(" AND start_us >= ?")
-        values.append(start_us)
+        values.append(lower)
     if end_us is not None:
         bounds.append(" AND start_us < ?")
         values.append(end_us)
     if after is not None:
-        bounds.append(" AND (start_us > ? OR (start_us = ? AND id > ?))")
-        values.extend([after[0], after[0], after[1]])
+        bounds.append(" AND (start_us > ? OR id > ?)")
+        values.extend([after[0], after[1]])
     sql = (
         f"SELECT {', '.join([*columns, 'start_us', 'id'])} FROM {EVENTS_TABLE} WHERE 1 = 1{''.join(bounds)}{cond} "
         f"ORDER BY start_us, id LIMIT {int(limit)}"
