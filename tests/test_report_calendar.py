@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -97,14 +97,14 @@ def test_last_month_in_berlin_and_in_utc(berlin_ledger: str) -> None:
     with open_ledger(berlin_ledger) as store:
         berlin = build_report(store, parse_period("last-month", now, "Europe/Berlin"), "team", now=now)
         in_utc = build_report(store, parse_period("last-month", now, "UTC"), "team", now=now)
-    assert berlin.total.cost_usd == Decimal("11111")  # mar-start .. mar-end
+    assert berlin.total.cost_usd == Decimal(11111)  # mar-start .. mar-end
     assert berlin.previous_total.cost_usd == Decimal("0.11")  # feb-start, feb-end
     assert [(r["team"], r["cost_usd"], r["previous_cost_usd"], r["change_usd"], r["change_pct"]) for r in records(berlin)] == [
         ("sales", "10000", "0.1", "9999.9", "9999900.00"),
         ("knowledge", "1010", "0", "1010", None),
         ("support", "101", "0.01", "100.99", "1009900.00"),
     ]  # fmt: skip
-    assert in_utc.total.cost_usd == Decimal("111110")  # mar-mid .. apr-start
+    assert in_utc.total.cost_usd == Decimal(111110)  # mar-mid .. apr-start
     # UTC February: feb-end and mar-start (feb-start, Jan 31 23:00 UTC, is January there).
     assert in_utc.previous_total.cost_usd == Decimal("1.1")
 
@@ -206,7 +206,6 @@ def test_custom_attributes_and_filters(store_url: str) -> None:
     ]
     unset = runner.invoke(app, [*base, "-g", "team", "--where", "competitor="])
     assert [(r["team"], r["cost_usd"]) for r in json.loads(unset.output)] == [("support", "4")]
-    assert date(2026, 3, 5)  # the range above is one UTC day
 
 
 def test_markdown_without_usage_and_without_groups(berlin_ledger: str) -> None:
