@@ -21,7 +21,9 @@ from typing import Any, Literal
 import wrapt
 
 from .. import pipeline
+from .._guard import guarded
 from .._runtime import get_runtime
+from ..config import Settings
 from ..context import current
 from ..events import Provenance, Usage, UsageEvent
 from ..pricing.vector import STORAGE_UNIT
@@ -35,6 +37,7 @@ UPSERT: Kind = "vector.upsert"
 DELETE: Kind = "vector.delete"
 STORAGE = "vector.storage"
 REQUEST_UNIT = {QUERY: "queries", UPSERT: "upserts", DELETE: "deletes"}
+Wrapped = Callable[..., Any]
 
 
 def start(provider: str, kind: Kind, index: str | None) -> Any:
@@ -57,6 +60,43 @@ async def start_async(provider: str, kind: Kind, index: str | None) -> Any:
         return _named(await pipeline.start_async(provider, kind, None), index)
     finally:
         pipeline._active.reset(token)
+
+
+def governed(provider: str, kind: Kind, index: str | None, usage_of: Callable[[Any], Usage], wrapped: Wrapped,
+             args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:  # fmt: skip
+    """Run `wrapped(*args, **kwargs)` as one governed vector operation: the policy check before
+    it, then the event with `usage_of(result)` (a failed request is recorded as failed). Without
+    GenOps the request simply runs."""
+    call = start(provider, kind, index)
+    if call is None:
+        return wrapped(*args, **kwargs)
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    _finish(provider, call, usage_of, result)
+    return result
+
+
+async def governed_async(provider: str, kind: Kind, index: str | None, usage_of: Callable[[Any], Usage],
+                         wrapped: Wrapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:  # fmt: skip
+    """`governed` for async clients (`wrapped` returns an awaitable)."""
+    call = await start_async(provider, kind, index)
+    if call is None:
+        return await wrapped(*args, **kwargs)
+    try:
+        result = await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    _finish(provider, call, usage_of, result)
+    return result
+
+
+def _finish(provider: str, call: Any, usage_of: Callable[[Any], Usage], result: Any) -> None:
+    with guarded(f"{provider}.finish"):
+        call.finish(usage_of(result))
 
 
 def _named(call: Any, index: str | None) -> Any:
@@ -172,3 +212,32 @@ def when_imported(package: str, inst: DeferredInstrumentation, apply: Callable[[
             logger.warning("GenOps could not instrument %s: %s", package, exc)
 
     wrapt.register_post_import_hook(on_import, package)
+
+
+class VectorIntegration:
+    """A vector database's entry points: `instrument` (patches applied by `apply` once `package`
+    is imported) and `record_storage` (snapshots of its indexes/collections)."""
+
+    def __init__(self, provider: str, package: str, apply: Callable[[Instrumentation], None]) -> None:
+        self.provider = provider
+        self.package = package
+        self.apply = apply
+        self.instrumentation: DeferredInstrumentation | None = None
+
+    def instrument(self, settings: Settings | None = None) -> Instrumentation | None:
+        """Patch the database's client once it is imported (idempotent). None when it is not
+        installed."""
+        if self.instrumentation is not None and not self.instrumentation.removed:
+            return self.instrumentation
+        if not installed(self.package):
+            return None
+        inst = self.instrumentation = DeferredInstrumentation(self.provider)
+        when_imported(self.package, inst, self.apply, lambda: self.instrumentation)
+        return inst
+
+    def record_storage(self, index: str | None, gb: Decimal | str | float, *,
+                       hours: Decimal | str | float = 24, **attribution: Any) -> UsageEvent | None:  # fmt: skip
+        """Record that the index/collection `index` held `gb` gigabytes for `hours` hours,
+        priced at the database's `pricing.vector_db.<provider>.storage_gb_month` (see
+        `genops.providers._vector.record_storage`)."""
+        return record_storage(self.provider, index, gb, hours=hours, **attribution)

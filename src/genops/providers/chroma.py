@@ -19,30 +19,12 @@ folded into the vector event.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
-from .._guard import guarded
-from ..config import Settings
-from ..events import UsageEvent
 from . import _vector
 from ._patch import Instrumentation
 
 PROVIDER = "chroma"
-
-_instrumentation: _vector.DeferredInstrumentation | None = None
-
-
-def instrument(settings: Settings | None = None) -> Instrumentation | None:
-    """Patch chromadb's collections once it is imported (idempotent). None when not installed."""
-    global _instrumentation
-    if _instrumentation is not None and not _instrumentation.removed:
-        return _instrumentation
-    if not _vector.installed("chromadb"):
-        return None
-    inst = _instrumentation = _vector.DeferredInstrumentation(PROVIDER)
-    _vector.when_imported("chromadb", inst, _apply, lambda: _instrumentation)
-    return inst
 
 
 def _apply(inst: Instrumentation) -> None:
@@ -54,11 +36,9 @@ def _apply(inst: Instrumentation) -> None:
         inst.wrap(AsyncCollection, name, _async(kind, meter))
 
 
-def record_storage(collection: str | None, gb: Decimal | str | float, *,
-                   hours: Decimal | str | float = 24, **attribution: Any) -> UsageEvent | None:  # fmt: skip
-    """Record a storage snapshot of a Chroma collection, priced at the configured
-    `pricing.vector_db.chroma.storage_gb_month` (unknown when not configured)."""
-    return _vector.record_storage(PROVIDER, collection, gb, hours=hours, **attribution)
+_integration = _vector.VectorIntegration(PROVIDER, "chromadb", _apply)
+instrument = _integration.instrument  # patch chromadb's collections once it is imported
+record_storage = _integration.record_storage  # storage snapshots of a collection
 
 
 # -- usage -------------------------------------------------------------------------------------
@@ -87,7 +67,7 @@ def _deleted(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> int 
 
 
 Meter = Callable[[tuple[Any, ...], dict[str, Any], Any], "int | None"]
-OPERATIONS: dict[str, tuple[str, Meter]] = {
+OPERATIONS: dict[str, tuple[_vector.Kind, Meter]] = {
     "query": (_vector.QUERY, _query_vectors),
     "add": (_vector.UPSERT, _written),
     "upsert": (_vector.UPSERT, _written),
@@ -96,38 +76,23 @@ OPERATIONS: dict[str, tuple[str, Meter]] = {
 }
 
 
-def _finish(call: Any, kind: str, meter: Meter, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-    with guarded("chroma.finish"):
-        call.finish(_vector.usage(kind, provenance="estimated", vectors=meter(args, kwargs, result)))  # type: ignore[arg-type]
+def _usage_of(kind: _vector.Kind, meter: Meter, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Any], Any]:
+    return lambda result: _vector.usage(kind, provenance="estimated", vectors=meter(args, kwargs, result))
 
 
-def _sync(kind: str, meter: Meter) -> Callable[..., Any]:
+def _sync(kind: _vector.Kind, meter: Meter) -> Callable[..., Any]:
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = _vector.start(PROVIDER, kind, getattr(instance, "name", None))  # type: ignore[arg-type]
-        if call is None:
-            return wrapped(*args, **kwargs)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        _finish(call, kind, meter, args, kwargs, result)
-        return result
+        usage_of = _usage_of(kind, meter, args, kwargs)
+        return _vector.governed(PROVIDER, kind, getattr(instance, "name", None), usage_of, wrapped, args, kwargs)
 
     return wrapper
 
 
-def _async(kind: str, meter: Meter) -> Callable[..., Any]:
+def _async(kind: _vector.Kind, meter: Meter) -> Callable[..., Any]:
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = await _vector.start_async(PROVIDER, kind, getattr(instance, "name", None))  # type: ignore[arg-type]
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        _finish(call, kind, meter, args, kwargs, result)
-        return result
+        usage_of = _usage_of(kind, meter, args, kwargs)
+        return await _vector.governed_async(
+            PROVIDER, kind, getattr(instance, "name", None), usage_of, wrapped, args, kwargs
+        )
 
     return wrapper

@@ -28,36 +28,25 @@ from __future__ import annotations
 import json
 import re
 import threading
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 from .._guard import guarded
-from ..config import Settings
-from ..events import UsageEvent
 from . import _vector
 from ._patch import Instrumentation
 
 PROVIDER = "pinecone"
-KINDS = {"/query": _vector.QUERY, "/vectors/upsert": _vector.UPSERT, "/vectors/delete": _vector.DELETE}
+KINDS: dict[str, _vector.Kind] = {
+    "/query": _vector.QUERY,
+    "/vectors/upsert": _vector.UPSERT,
+    "/vectors/delete": _vector.DELETE,
+}
 WRITE_UNIT_BYTES = 1024
 MIN_WRITE_UNITS = 1
 _HOST_NAME = re.compile(r"^(?:https?://)?([a-z0-9][a-z0-9-]*?)-[a-z0-9]{7}\.svc\.", re.IGNORECASE)
 
-_instrumentation: _vector.DeferredInstrumentation | None = None
 _names: dict[str, str] = {}
 _names_lock = threading.Lock()
-
-
-def instrument(settings: Settings | None = None) -> Instrumentation | None:
-    """Patch the Pinecone SDK once it is imported (idempotent). None when it is not installed."""
-    global _instrumentation
-    if _instrumentation is not None and not _instrumentation.removed:
-        return _instrumentation
-    if not _vector.installed("pinecone"):
-        return None
-    inst = _instrumentation = _vector.DeferredInstrumentation(PROVIDER)
-    _vector.when_imported("pinecone", inst, _apply, lambda: _instrumentation)
-    return inst
 
 
 def _apply(inst: Instrumentation) -> None:
@@ -76,11 +65,9 @@ def _apply(inst: Instrumentation) -> None:
     inst.wrap(bulk, "ThreadPoolExecutor", _vector.context_executor)
 
 
-def record_storage(index: str | None, gb: Decimal | str | float, *, hours: Decimal | str | float = 24,
-                   **attribution: Any) -> UsageEvent | None:  # fmt: skip
-    """Record a storage snapshot of a Pinecone index (`gb` gigabytes held for `hours` hours),
-    priced at `storage_gb_month` (default: Pinecone's list price)."""
-    return _vector.record_storage(PROVIDER, index, gb, hours=hours, **attribution)
+_integration = _vector.VectorIntegration(PROVIDER, "pinecone", _apply)
+instrument = _integration.instrument  # patch the Pinecone SDK once it is imported
+record_storage = _integration.record_storage  # storage snapshots of an index (default: Pinecone's list price)
 
 
 # -- index names -------------------------------------------------------------------------------
@@ -122,10 +109,16 @@ async def _remember_name_async(wrapped: Any, instance: Any, args: tuple[Any, ...
 # -- requests ----------------------------------------------------------------------------------
 
 
-def _request(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, Any]:
+def _request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_vector.Kind | None, dict[str, Any]]:
+    """The kind of a data-plane request (None for others) and its JSON body."""
     path = args[0] if args else kwargs.get("path")
     kind = KINDS.get(path) if isinstance(path, str) else None
-    return kind, kwargs.get("json")
+    body = kwargs.get("json")
+    return kind, body if isinstance(body, dict) else {}
+
+
+def _usage(kind: _vector.Kind, body: dict[str, Any]) -> Callable[[Any], Any]:
+    return lambda response: usage_of(kind, body, getattr(response, "content", b""))
 
 
 def _name_of(instance: Any) -> str | None:
@@ -134,43 +127,20 @@ def _name_of(instance: Any) -> str | None:
 
 
 def _sync_post(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    kind, body = _request(instance, args, kwargs)
+    kind, body = _request(args, kwargs)
     if kind is None:
         return wrapped(*args, **kwargs)
-    call = _vector.start(PROVIDER, kind, _name_of(instance))
-    if call is None:
-        return wrapped(*args, **kwargs)
-    try:
-        response = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.fail(exc)
-        raise
-    _finish(call, kind, body, response)
-    return response
+    return _vector.governed(PROVIDER, kind, _name_of(instance), _usage(kind, body), wrapped, args, kwargs)
 
 
 async def _async_post(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    kind, body = _request(instance, args, kwargs)
+    kind, body = _request(args, kwargs)
     if kind is None:
         return await wrapped(*args, **kwargs)
-    call = await _vector.start_async(PROVIDER, kind, _name_of(instance))
-    if call is None:
-        return await wrapped(*args, **kwargs)
-    try:
-        response = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.fail(exc)
-        raise
-    _finish(call, kind, body, response)
-    return response
+    return await _vector.governed_async(PROVIDER, kind, _name_of(instance), _usage(kind, body), wrapped, args, kwargs)
 
 
 # -- usage -------------------------------------------------------------------------------------
-
-
-def _finish(call: Any, kind: str, body: Any, response: Any) -> None:
-    with guarded("pinecone.finish"):
-        call.finish(usage_of(kind, body if isinstance(body, dict) else {}, getattr(response, "content", b"")))
 
 
 def usage_of(kind: str, body: dict[str, Any], content: bytes) -> Any:

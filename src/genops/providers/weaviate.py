@@ -24,31 +24,13 @@ events carry the configured default attribution, not the `GenOps.track` scope.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
-from .._guard import guarded
-from ..config import Settings
-from ..events import UsageEvent
 from . import _vector
 from ._patch import Instrumentation
 
 PROVIDER = "weaviate"
 _OBJECTS = "/objects"
-
-_instrumentation: _vector.DeferredInstrumentation | None = None
-
-
-def instrument(settings: Settings | None = None) -> Instrumentation | None:
-    """Patch weaviate-client v4 once it is imported (idempotent). None when it is not installed."""
-    global _instrumentation
-    if _instrumentation is not None and not _instrumentation.removed:
-        return _instrumentation
-    if not _vector.installed("weaviate"):
-        return None
-    inst = _instrumentation = _vector.DeferredInstrumentation(PROVIDER)
-    _vector.when_imported("weaviate", inst, _apply, lambda: _instrumentation)
-    return inst
 
 
 def _apply(inst: Instrumentation) -> None:
@@ -61,19 +43,18 @@ def _apply(inst: Instrumentation) -> None:
     inst.wrap(v4._ConnectionBase, "_send", _rest_send)
 
 
-def record_storage(collection: str | None, gb: Decimal | str | float, *,
-                   hours: Decimal | str | float = 24, **attribution: Any) -> UsageEvent | None:  # fmt: skip
-    """Record a storage snapshot of a Weaviate collection, priced at the configured
-    `pricing.vector_db.weaviate.storage_gb_month` (unknown when not configured)."""
-    return _vector.record_storage(PROVIDER, collection, gb, hours=hours, **attribution)
+_integration = _vector.VectorIntegration(PROVIDER, "weaviate", _apply)
+instrument = _integration.instrument  # patch weaviate-client v4 once it is imported
+record_storage = _integration.record_storage  # storage snapshots of a collection
 
 
 # -- gRPC --------------------------------------------------------------------------------------
 
-Meter = Callable[[Any], tuple[str, str | None, Callable[[Any], Any]]]
+Plan = tuple[_vector.Kind, str | None, Callable[[Any], Any]]  # kind, collection, usage of the reply
+Meter = Callable[[Any], Plan]
 
 
-def _search(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]:
+def _search(request: Any) -> Plan:
     return (
         _vector.QUERY,
         request.collection or None,
@@ -81,7 +62,7 @@ def _search(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]:
     )
 
 
-def _batch_objects(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]:
+def _batch_objects(request: Any) -> Plan:
     collections = {o.collection for o in request.objects}
     name = next(iter(collections)) if len(collections) == 1 else None
     sent = len(request.objects)
@@ -93,7 +74,7 @@ def _batch_objects(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]
     )
 
 
-def _batch_delete(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]:
+def _batch_delete(request: Any) -> Plan:
     return (
         _vector.DELETE,
         request.collection or None,
@@ -104,7 +85,7 @@ def _batch_delete(request: Any) -> tuple[str, str | None, Callable[[Any], Any]]:
 
 
 def _grpc_wrapper(meter: Meter, is_async: bool) -> Callable[..., Any]:
-    def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str | None, Callable[[Any], Any]] | None:
+    def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Plan | None:
         request = args[0] if args else kwargs.get("request")
         return meter(request) if request is not None else None
 
@@ -112,44 +93,25 @@ def _grpc_wrapper(meter: Meter, is_async: bool) -> Callable[..., Any]:
 
         async def async_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             plan = begin(args, kwargs)
-            call = None if plan is None else await _vector.start_async(PROVIDER, plan[0], plan[1])  # type: ignore[arg-type]
-            if call is None:
+            if plan is None:
                 return await wrapped(*args, **kwargs)
-            try:
-                result = await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            _finish(call, plan[2], result)  # type: ignore[index]
-            return result
+            return await _vector.governed_async(PROVIDER, *plan, wrapped, args, kwargs)
 
         return async_wrapper
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         plan = begin(args, kwargs)
-        call = None if plan is None else _vector.start(PROVIDER, plan[0], plan[1])  # type: ignore[arg-type]
-        if call is None:
+        if plan is None:
             return wrapped(*args, **kwargs)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        _finish(call, plan[2], result)  # type: ignore[index]
-        return result
+        return _vector.governed(PROVIDER, *plan, wrapped, args, kwargs)
 
     return wrapper
-
-
-def _finish(call: Any, usage_of: Callable[[Any], Any], result: Any) -> None:
-    with guarded("weaviate.finish"):
-        call.finish(usage_of(result))
 
 
 # -- REST (single objects) -----------------------------------------------------------------------
 
 
-def rest_operation(method: str, url: str, body: Any) -> tuple[str, str | None] | None:
+def rest_operation(method: str, url: str, body: Any) -> tuple[_vector.Kind, str | None] | None:
     """(kind, collection) of a REST request GenOps records, else None."""
     if method not in ("POST", "PUT", "PATCH", "DELETE"):
         return None
@@ -165,10 +127,12 @@ def rest_operation(method: str, url: str, body: Any) -> tuple[str, str | None] |
     return None
 
 
-def _rest_usage(kind: str, response: Any) -> Any:
-    status = getattr(response, "status_code", 200)
-    written = 0 if status == 404 else 1
-    return _vector.usage(kind, provenance="estimated", vectors=written)  # type: ignore[arg-type]
+def _rest_usage(kind: _vector.Kind) -> Callable[[Any], Any]:
+    def usage_of(response: Any) -> Any:
+        written = 0 if getattr(response, "status_code", 200) == 404 else 1
+        return _vector.usage(kind, provenance="estimated", vectors=written)
+
+    return usage_of
 
 
 def _rest_send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -177,30 +141,6 @@ def _rest_send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[
     if operation is None:
         return wrapped(*args, **kwargs)
     kind, collection = operation
-    is_async = type(instance).__name__ == "ConnectionAsync"
-    if is_async:
-        return _rest_send_async(wrapped, args, kwargs, kind, collection)
-    call = _vector.start(PROVIDER, kind, collection)  # type: ignore[arg-type]
-    if call is None:
-        return wrapped(*args, **kwargs)
-    try:
-        response = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.fail(exc)
-        raise
-    _finish(call, lambda r: _rest_usage(kind, r), response)
-    return response
-
-
-async def _rest_send_async(wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any], kind: str,
-                           collection: str | None) -> Any:  # fmt: skip
-    call = await _vector.start_async(PROVIDER, kind, collection)  # type: ignore[arg-type]
-    if call is None:
-        return await wrapped(*args, **kwargs)
-    try:
-        response = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.fail(exc)
-        raise
-    _finish(call, lambda r: _rest_usage(kind, r), response)
-    return response
+    if type(instance).__name__ == "ConnectionAsync":  # `_send` returns a coroutine
+        return _vector.governed_async(PROVIDER, kind, collection, _rest_usage(kind), wrapped, args, kwargs)
+    return _vector.governed(PROVIDER, kind, collection, _rest_usage(kind), wrapped, args, kwargs)
