@@ -80,7 +80,8 @@ def demo_command(
         Path | None, typer.Option("--ledger", help="Demo ledger file (default: $GENOPS_HOME/demo.db, recreated).")
     ] = None,
 ) -> None:
-    """Run the case study's Team A workload against a local stand-in provider and print the spend."""
+    """Run the case study's three teams (OpenAI; Anthropic + Cohere; LiteLLM with fallbacks) against a
+    local stand-in provider and print the spend by team and by customer."""
     from rich.console import Console
 
     from . import _clock, demo
@@ -90,13 +91,16 @@ def demo_command(
     from .ledger.base import genops_home
 
     path = ledger or genops_home() / "demo.db"
-    url, _settings = demo.main(path)
-    console = Console()
-    console.print(f"[bold]GenOps demo[/bold]: Team A (support/chatbot) on the real OpenAI SDK against a local stand-in server")
+    url, outcomes = demo.main(path)
+    console = Console() if sys.stdout.isatty() else Console(width=140)  # piped: room for every column
+    console.print("[bold]GenOps demo[/bold]: the case study's three teams, real provider SDKs, a local stand-in server")
+    for o in outcomes:
+        status = "ran" if o.ran else f"[yellow]skipped[/yellow] (not installed: {', '.join(o.missing)}; pip install 'genops-ai[demo]')"
+        console.print(f"  Team {o.team.key}, {o.team.label}: {status}")
     console.print(f"ledger: {path}")
     span = parse_period("today", _clock.now())
     with open_ledger(url) as store:
-        for group in (("customer_id",), ("model",)):
+        for group in (("team",), ("customer_id",), ("team", "model")):
             console.print(rep.render_table(rep.build_report(store, span, list(group))))
     console.print(f"Next: genops report --ledger {url} --group-by team,customer_id --format json")
 
