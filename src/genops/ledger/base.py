@@ -295,27 +295,42 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def open_ledger(url: str | None = None) -> Ledger:
-    """Open (creating and migrating as needed) the ledger at `url`.
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
-    None -> the default SQLite file; `sqlite:///relative/path` or `sqlite:////absolute/path`;
-    `postgresql://user@host:port/db` (psycopg 3; `?options=-csearch_path%3Dschema` selects a schema).
-    """
+
+def split_storage_url(url: str | None, *, what: str = "", field: str | None = None) -> tuple[str, str]:
+    """The kind of store at `url` and its target: ("sqlite", file path), ("postgresql", a psycopg
+    URL) or (the scheme, the URL) for others. None or blank: the default SQLite ledger file.
+    A malformed SQLite URL raises ConfigError ("bad SQLite {what}URL", naming `field`)."""
     if url is None or not url.strip():
         url = default_ledger_url()
     url = url.strip()
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
-            raise ConfigError(f"bad SQLite ledger URL {url!r}: use sqlite:///relative/path or sqlite:////absolute/path",
-                              field="storage.url")  # fmt: skip
+            raise ConfigError(f"bad SQLite {what}URL {url!r}: use sqlite:///relative/path or sqlite:////absolute/path",
+                              field=field)  # fmt: skip
+        return "sqlite", url[len("sqlite:///") :]
+    if scheme in POSTGRES_SCHEMES:
+        return "postgresql", "postgresql" + url[len(scheme) :]
+    return scheme, url
+
+
+def open_ledger(url: str | None = None) -> Ledger:
+    """Open (creating and migrating as needed) the ledger at `url`.
+
+    None -> the default SQLite file; `sqlite:///relative/path` or `sqlite:////absolute/path`;
+    `postgresql://user@host:port/db` (psycopg 3; `?options=-csearch_path%3Dschema` selects a schema).
+    """
+    kind, target = split_storage_url(url, what="ledger ", field="storage.url")
+    if kind == "sqlite":
         from .sqlite import SQLiteLedger
 
-        return SQLiteLedger(url[len("sqlite:///") :])
-    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return SQLiteLedger(target)
+    if kind == "postgresql":
         from .postgres import PostgresLedger
 
-        return PostgresLedger("postgresql" + url[len(scheme) :])
+        return PostgresLedger(target)
     raise ConfigError(
-        f"unsupported ledger URL {redact(url)!r}: use sqlite:///path or postgresql://...", field="storage.url"
+        f"unsupported ledger URL {redact(target)!r}: use sqlite:///path or postgresql://...", field="storage.url"
     )

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from ...errors import ConfigError
-from ...ledger.base import default_ledger_url, redact
+from ...ledger.base import redact, split_storage_url
 from .base import (
     CounterKey,
     CounterMissing,
@@ -27,25 +27,20 @@ from .base import (
 
 def open_store(url: str | None) -> CounterStore:
     """Open the policy store at `url` (None: the default SQLite ledger file)."""
-    if url is None or not url.strip():
-        url = default_ledger_url()
-    url = url.strip()
-    scheme = url.split(":", 1)[0].lower()
-    if scheme == "sqlite":
-        if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
-            raise ConfigError(f"bad SQLite URL {url!r}: use sqlite:///relative/path or sqlite:////absolute/path")
+    kind, target = split_storage_url(url)
+    if kind == "sqlite":
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(url[len("sqlite:///") :])
-    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return SQLiteStore(target)
+    if kind == "postgresql":
         from .postgres import PostgresStore
 
-        return PostgresStore("postgresql" + url[len(scheme) :])
-    if scheme in ("redis", "rediss", "unix"):
+        return PostgresStore(target)
+    if kind in ("redis", "rediss", "unix"):
         from .redis import RedisStore
 
-        return RedisStore(url)
-    raise ConfigError(f"unsupported policy store URL {redact(url)!r}: use sqlite:///, postgresql:// or redis://",
+        return RedisStore(target)
+    raise ConfigError(f"unsupported policy store URL {redact(target)!r}: use sqlite:///, postgresql:// or redis://",
                       field="storage.counters_url")  # fmt: skip
 
 

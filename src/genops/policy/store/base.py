@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 
 from ...errors import GenOpsError
@@ -39,6 +39,11 @@ def to_nano(amount: Decimal) -> int:
 
 def from_nano(value: int) -> Decimal:
     return Decimal(value).scaleb(-9)
+
+
+def from_timestamp(value: float) -> datetime:
+    """A stored POSIX timestamp -> an aware UTC datetime."""
+    return datetime.fromtimestamp(value, tz=UTC)
 
 
 def new_id() -> str:

@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ...ledger.base import redact
@@ -34,6 +34,7 @@ from .base import (
     SettleResult,
     StoreError,
     from_nano,
+    from_timestamp,
     new_id,
     threshold_label,
     to_nano,
@@ -46,14 +47,6 @@ except ImportError:  # pragma: no cover - depends on the install
     psycopg = None  # type: ignore[assignment]
 
 CONNECT_TIMEOUT_SECONDS = 5
-
-
-def _ts(value: datetime) -> float:
-    return value.timestamp()
-
-
-def _from_ts(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=UTC)
 
 
 class PostgresStore(CounterStore):
@@ -122,7 +115,7 @@ class PostgresStore(CounterStore):
     # -- budgets ------------------------------------------------------------------------------
 
     def reserve(self, key: CounterKey, amount: int, limit: int, now: datetime, ttl_seconds: float) -> ReserveResult:
-        t, rid = _ts(now), new_id()
+        t, rid = now.timestamp(), new_id()
         row = self._one(
             "SELECT * FROM genops_budget_reserve(%s, %s, %s, %s, %s, %s, %s, %s)",
             (key.policy, key.scope, key.period_start, amount, limit, t, t + ttl_seconds, rid),
@@ -136,7 +129,7 @@ class PostgresStore(CounterStore):
     def settle(self, key: CounterKey, reservation_id: str | None, amount: int | None, limit: int, now: datetime) -> SettleResult:
         row = self._one(
             "SELECT * FROM genops_budget_settle(%s, %s, %s, %s, %s::BIGINT, %s, %s)",
-            (key.policy, key.scope, key.period_start, reservation_id, amount, limit, _ts(now)),
+            (key.policy, key.scope, key.period_start, reservation_id, amount, limit, now.timestamp()),
         )
         assert row is not None
         status, before, after, lim = row
@@ -167,7 +160,7 @@ class PostgresStore(CounterStore):
     def read(self, key: CounterKey, limit: int, now: datetime) -> CounterState:
         row = self._one(
             self._STATE_SQL + " AND c.scope = %(scope)s",
-            {"now": _ts(now), "limit": limit, "policy": key.policy, "period": key.period_start, "scope": key.scope},  # type: ignore[arg-type]
+            {"now": now.timestamp(), "limit": limit, "policy": key.policy, "period": key.period_start, "scope": key.scope},  # type: ignore[arg-type]
         )
         if row is None:
             raise CounterMissing(key)
@@ -178,19 +171,19 @@ class PostgresStore(CounterStore):
             self._conn().execute(
                 "INSERT INTO genops_budget_counters (policy, scope, period_start, period_end, spent, reserved, updated_at) "
                 "VALUES (%s, %s, %s, %s, %s, 0, %s) ON CONFLICT DO NOTHING",
-                (key.policy, key.scope, key.period_start, key.period_end, spent, _ts(key.period_start)),
+                (key.policy, key.scope, key.period_start, key.period_end, spent, key.period_start.timestamp()),
             )
 
     def counters(self, policy: str, period_start: datetime, limit: int, now: datetime) -> list[CounterState]:
         rows = self._all(self._STATE_SQL + " ORDER BY c.scope",
-                         {"now": _ts(now), "limit": limit, "policy": policy, "period": period_start})  # type: ignore[arg-type]  # fmt: skip
+                         {"now": now.timestamp(), "limit": limit, "policy": policy, "period": period_start})  # type: ignore[arg-type]  # fmt: skip
         return [CounterState(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     # -- rate limits --------------------------------------------------------------------------
 
     def rate_acquire(self, key: str, now: datetime, window: float, weight: int,
                      max_requests: int | None, max_tokens: int | None) -> RateResult:  # fmt: skip
-        t, entry = _ts(now), new_id()
+        t, entry = now.timestamp(), new_id()
         row = self._one(
             "SELECT * FROM genops_rate_acquire(%s, %s, %s, %s, %s::BIGINT, %s::BIGINT, %s)",
             (key, t, window, weight, max_requests, max_tokens, entry),
@@ -219,7 +212,7 @@ class PostgresStore(CounterStore):
         row = self._one(
             "INSERT INTO genops_alert_claims (policy, scope, period_start, threshold, claimed_at) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (key.policy, key.scope, key.period_start, threshold_label(threshold), _ts(now)),
+            (key.policy, key.scope, key.period_start, threshold_label(threshold), now.timestamp()),
         )
         return row is not None
 
@@ -230,8 +223,8 @@ class PostgresStore(CounterStore):
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (policy, scope) DO UPDATE SET "
                 "limit_nano = EXCLUDED.limit_nano, until = EXCLUDED.until, created_at = EXCLUDED.created_at, "
                 "reason = EXCLUDED.reason",
-                (override.policy, override.scope, to_nano(override.limit), _ts(override.until),
-                 _ts(override.created_at), override.reason),
+                (override.policy, override.scope, to_nano(override.limit), override.until.timestamp(),
+                 override.created_at.timestamp(), override.reason),
             )  # fmt: skip
 
     def overrides(self, policy: str | None = None) -> list[Override]:
@@ -240,7 +233,7 @@ class PostgresStore(CounterStore):
         if policy is not None:
             query, params = query + " WHERE policy = %s", (policy,)
         rows = self._all(query + " ORDER BY policy, scope", params)
-        return [Override(p, s, from_nano(int(n)), _from_ts(u), _from_ts(c), r) for p, s, n, u, c, r in rows]
+        return [Override(p, s, from_nano(int(n)), from_timestamp(u), from_timestamp(c), r) for p, s, n, u, c, r in rows]
 
     def clear_override(self, policy: str, scope: str = "*") -> bool:
         row = self._one("DELETE FROM genops_budget_overrides WHERE policy = %s AND scope = %s RETURNING 1", (policy, scope))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ...ledger.base import redact
@@ -27,6 +27,7 @@ from .base import (
     SettleResult,
     StoreError,
     from_nano,
+    from_timestamp,
     new_id,
     threshold_label,
     to_nano,
@@ -40,10 +41,6 @@ except ImportError:  # pragma: no cover - depends on the install
 
 KEEP_AFTER_PERIOD = timedelta(days=62)
 OVERRIDE_INDEX = "genops:override-policies"
-
-
-def _ts(value: datetime) -> float:
-    return value.timestamp()
 
 
 class RedisStore(CounterStore):
@@ -90,7 +87,7 @@ class RedisStore(CounterStore):
     # -- budgets ------------------------------------------------------------------------------
 
     def reserve(self, key: CounterKey, amount: int, limit: int, now: datetime, ttl_seconds: float) -> ReserveResult:
-        t, rid = _ts(now), new_id()
+        t, rid = now.timestamp(), new_id()
         status, spent, reserved, lim = self._call(
             self._reserve, keys=self._budget_keys(key),
             args=[amount, limit, repr(t), repr(t + ttl_seconds), rid, key.scope, self._ttl(key)],
@@ -102,7 +99,7 @@ class RedisStore(CounterStore):
     def settle(self, key: CounterKey, reservation_id: str | None, amount: int | None, limit: int, now: datetime) -> SettleResult:
         status, before, after, lim = self._call(
             self._settle, keys=self._budget_keys(key),
-            args=[reservation_id or "", "" if amount is None else amount, limit, repr(_ts(now)), key.scope],
+            args=[reservation_id or "", "" if amount is None else amount, limit, repr(now.timestamp()), key.scope],
         )  # fmt: skip
         if status < 0:
             raise CounterMissing(key)
@@ -127,7 +124,7 @@ class RedisStore(CounterStore):
         return CounterState(key.scope, int(spent), reserved, limit)
 
     def read(self, key: CounterKey, limit: int, now: datetime) -> CounterState:
-        state = self._state(key, limit, _ts(now))
+        state = self._state(key, limit, now.timestamp())
         if state is None:
             raise CounterMissing(key)
         return state
@@ -141,7 +138,7 @@ class RedisStore(CounterStore):
         scopes = sorted(s.decode() for s in self._call(self._client.smembers, index))
         out = []
         for scope in scopes:
-            state = self._state(CounterKey(policy, scope, period_start, period_start), limit, _ts(now))
+            state = self._state(CounterKey(policy, scope, period_start, period_start), limit, now.timestamp())
             if state is not None:
                 out.append(state)
         return out
@@ -150,7 +147,7 @@ class RedisStore(CounterStore):
 
     def rate_acquire(self, key: str, now: datetime, window: float, weight: int,
                      max_requests: int | None, max_tokens: int | None) -> RateResult:  # fmt: skip
-        t, entry = _ts(now), new_id()
+        t, entry = now.timestamp(), new_id()
         keys = self._rate_keys(key)
         args = [repr(t), repr(window), weight, "" if max_requests is None else max_requests,
                 "" if max_tokens is None else max_tokens, entry]  # fmt: skip
@@ -174,14 +171,14 @@ class RedisStore(CounterStore):
 
     def claim_crossing(self, key: CounterKey, threshold: float, now: datetime) -> bool:
         name = f"{self._tag(key.policy)}:x:{key.scope}:{key.period_start.isoformat()}:{threshold_label(threshold)}"
-        return bool(self._call(self._client.set, name, repr(_ts(now)), nx=True, ex=self._ttl(key)))
+        return bool(self._call(self._client.set, name, repr(now.timestamp()), nx=True, ex=self._ttl(key)))
 
     def set_override(self, override: Override) -> None:
         tag = self._tag(override.policy)
-        meta = json.dumps({"created_at": _ts(override.created_at), "reason": override.reason})
+        meta = json.dumps({"created_at": override.created_at.timestamp(), "reason": override.reason})
         pipe = self._client.pipeline(transaction=True)
         pipe.hset(f"{tag}:ovl", override.scope, to_nano(override.limit))
-        pipe.hset(f"{tag}:ovu", override.scope, repr(_ts(override.until)))
+        pipe.hset(f"{tag}:ovu", override.scope, repr(override.until.timestamp()))
         pipe.hset(f"{tag}:ovm", override.scope, meta)
         pipe.sadd(OVERRIDE_INDEX, override.policy)
         self._call(pipe.execute)
@@ -198,8 +195,8 @@ class RedisStore(CounterStore):
                 meta = json.loads(metas.get(scope) or "{}")
                 out.append(Override(
                     name, scope.decode(), from_nano(int(limits[scope])),
-                    datetime.fromtimestamp(float(untils[scope]), tz=UTC),
-                    datetime.fromtimestamp(float(meta.get("created_at", 0)), tz=UTC), meta.get("reason"),
+                    from_timestamp(float(untils[scope])),
+                    from_timestamp(float(meta.get("created_at", 0))), meta.get("reason"),
                 ))  # fmt: skip
         return out
 

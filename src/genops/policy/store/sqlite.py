@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from .base import (
     SettleResult,
     StoreError,
     from_nano,
+    from_timestamp,
     new_id,
     threshold_label,
     to_nano,
@@ -59,14 +60,6 @@ SCHEMA = (
 
 _OVERRIDE_SQL = """SELECT limit_nano FROM genops_budget_overrides
     WHERE policy = ? AND scope IN (?, '*') AND until > ? ORDER BY scope = '*' LIMIT 1"""
-
-
-def _ts(value: datetime) -> float:
-    return value.timestamp()
-
-
-def _from_ts(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=UTC)
 
 
 class SQLiteStore(CounterStore):
@@ -164,7 +157,7 @@ class SQLiteStore(CounterStore):
     # -- budgets ------------------------------------------------------------------------------
 
     def reserve(self, key: CounterKey, amount: int, limit: int, now: datetime, ttl_seconds: float) -> ReserveResult:
-        t = _ts(now)
+        t = now.timestamp()
         with self._tx() as conn:
             spent, reserved = self._counter(conn, key)
             reserved -= self._expire(conn, key, t)
@@ -190,7 +183,7 @@ class SQLiteStore(CounterStore):
         return int(found[0]) if found else 0
 
     def settle(self, key: CounterKey, reservation_id: str | None, amount: int | None, limit: int, now: datetime) -> SettleResult:
-        t = _ts(now)
+        t = now.timestamp()
         with self._tx() as conn:
             spent, reserved = self._counter(conn, key)
             held = self._drop(conn, reservation_id)
@@ -209,7 +202,7 @@ class SQLiteStore(CounterStore):
                 )
 
     def read(self, key: CounterKey, limit: int, now: datetime) -> CounterState:
-        t = _ts(now)
+        t = now.timestamp()
         with self._translated():
             conn = self._conn()
             spent, _ = self._counter(conn, key)
@@ -231,11 +224,11 @@ class SQLiteStore(CounterStore):
                 "INSERT OR IGNORE INTO genops_budget_counters "
                 "(policy, scope, period_start, period_end, spent, reserved, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
                 (key.policy, key.scope, key.period_start.isoformat(), key.period_end.isoformat(), spent,
-                 _ts(key.period_start)),
+                 key.period_start.timestamp()),
             )  # fmt: skip
 
     def counters(self, policy: str, period_start: datetime, limit: int, now: datetime) -> list[CounterState]:
-        t = _ts(now)
+        t = now.timestamp()
         with self._translated():
             conn = self._conn()
             rows = conn.execute(
@@ -253,7 +246,7 @@ class SQLiteStore(CounterStore):
 
     def rate_acquire(self, key: str, now: datetime, window: float, weight: int,
                      max_requests: int | None, max_tokens: int | None) -> RateResult:  # fmt: skip
-        t = _ts(now)
+        t = now.timestamp()
         with self._tx() as conn:
             conn.execute("DELETE FROM genops_rate_events WHERE key = ? AND ts <= ?", (key, t - window))
             count, tokens = conn.execute(
@@ -285,7 +278,7 @@ class SQLiteStore(CounterStore):
             cur = conn.execute(
                 "INSERT OR IGNORE INTO genops_alert_claims (policy, scope, period_start, threshold, claimed_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (key.policy, key.scope, key.period_start.isoformat(), threshold_label(threshold), _ts(now)),
+                (key.policy, key.scope, key.period_start.isoformat(), threshold_label(threshold), now.timestamp()),
             )
             return cur.rowcount == 1
 
@@ -294,8 +287,8 @@ class SQLiteStore(CounterStore):
             conn.execute(
                 "INSERT OR REPLACE INTO genops_budget_overrides (policy, scope, limit_nano, until, created_at, reason) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (override.policy, override.scope, to_nano(override.limit), _ts(override.until),
-                 _ts(override.created_at), override.reason),
+                (override.policy, override.scope, to_nano(override.limit), override.until.timestamp(),
+                 override.created_at.timestamp(), override.reason),
             )  # fmt: skip
 
     def overrides(self, policy: str | None = None) -> list[Override]:
@@ -305,7 +298,7 @@ class SQLiteStore(CounterStore):
             if policy is not None:
                 sql, params = sql + " WHERE policy = ?", (policy,)
             rows = self._conn().execute(sql + " ORDER BY policy, scope", params).fetchall()
-        return [Override(p, s, from_nano(int(n)), _from_ts(u), _from_ts(c), r) for p, s, n, u, c, r in rows]
+        return [Override(p, s, from_nano(int(n)), from_timestamp(u), from_timestamp(c), r) for p, s, n, u, c, r in rows]
 
     def clear_override(self, policy: str, scope: str = "*") -> bool:
         with self._tx() as conn:
