@@ -41,6 +41,38 @@ CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
     applied_at TEXT NOT NULL
 )"""
 
+
+def _rollup_table(table: str, bucket: str, suffix: str = "") -> str:
+    """A rollup table: sums per time bucket (its first column, e.g. `day TEXT`) and group.
+
+    Its text is part of the released migrations 0002 and 0003: never change it (a new column
+    needs a new migration)."""
+    bucket_column = bucket.split()[0]
+    return f"""
+            CREATE TABLE {table} (
+                {bucket} NOT NULL,
+                group_key TEXT NOT NULL,
+                team TEXT,
+                project TEXT,
+                customer_id TEXT,
+                provider TEXT,
+                model TEXT,
+                operation TEXT,
+                environment TEXT,
+                operation_kind TEXT,
+                status TEXT,
+                requests {{bigint}} NOT NULL,
+                unknown_cost_requests {{bigint}} NOT NULL,
+                inexact_cost_requests {{bigint}} NOT NULL,
+                cost_pico {{money}} NOT NULL,
+                input_tokens {{money}} NOT NULL,
+                output_tokens {{money}} NOT NULL,
+                cached_input_tokens {{money}} NOT NULL,
+                reasoning_tokens {{money}} NOT NULL,
+                PRIMARY KEY ({bucket_column}, group_key)
+            ){suffix}"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "0001_events",
@@ -94,62 +126,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             f"CREATE INDEX {EVENTS_TABLE}_inexact ON {EVENTS_TABLE} (start_us) WHERE cost_inexact = 1",
         ),
     ),
-    Migration(
-        "0002_daily_spend",
-        (
-            f"""
-            CREATE TABLE {DAILY_TABLE} (
-                day TEXT NOT NULL,
-                group_key TEXT NOT NULL,
-                team TEXT,
-                project TEXT,
-                customer_id TEXT,
-                provider TEXT,
-                model TEXT,
-                operation TEXT,
-                environment TEXT,
-                operation_kind TEXT,
-                status TEXT,
-                requests {{bigint}} NOT NULL,
-                unknown_cost_requests {{bigint}} NOT NULL,
-                inexact_cost_requests {{bigint}} NOT NULL,
-                cost_pico {{money}} NOT NULL,
-                input_tokens {{money}} NOT NULL,
-                output_tokens {{money}} NOT NULL,
-                cached_input_tokens {{money}} NOT NULL,
-                reasoning_tokens {{money}} NOT NULL,
-                PRIMARY KEY (day, group_key)
-            )""",
-        ),
-    ),
+    Migration("0002_daily_spend", (_rollup_table(DAILY_TABLE, "day TEXT"),)),
     # Hourly sums, so a calendar period in a non-UTC timezone is answered from rollups too (see plan.py).
     Migration(
         "0003_hourly_spend",
-        (
-            f"""
-            CREATE TABLE {HOURLY_TABLE} (
-                hour_us {{bigint}} NOT NULL,
-                group_key TEXT NOT NULL,
-                team TEXT,
-                project TEXT,
-                customer_id TEXT,
-                provider TEXT,
-                model TEXT,
-                operation TEXT,
-                environment TEXT,
-                operation_kind TEXT,
-                status TEXT,
-                requests {{bigint}} NOT NULL,
-                unknown_cost_requests {{bigint}} NOT NULL,
-                inexact_cost_requests {{bigint}} NOT NULL,
-                cost_pico {{money}} NOT NULL,
-                input_tokens {{money}} NOT NULL,
-                output_tokens {{money}} NOT NULL,
-                cached_input_tokens {{money}} NOT NULL,
-                reasoning_tokens {{money}} NOT NULL,
-                PRIMARY KEY (hour_us, group_key)
-            ){{without_rowid}}""",
-        ),
+        (_rollup_table(HOURLY_TABLE, "hour_us {bigint}", "{without_rowid}"),),
         backfill=backfill_hourly,
     ),
 )
