@@ -91,6 +91,9 @@ def test_a_team_whose_libraries_are_missing_is_skipped(tmp_path, monkeypatch, cl
     assert [(o.team.key, o.missing) for o in outcomes] == [("A", ()), ("Z", ("genops_no_such_library",))]
     with open_ledger(url) as ledger:
         assert {e.attribution.team for e in ledger.events()} == {"support"}
+    result = CliRunner().invoke(app, ["demo", "--ledger", str(tmp_path / "cli.db")])
+    assert result.exit_code == 0, result.output
+    assert "skipped (not installed: genops_no_such_library; pip install 'genops-ai[demo]')" in result.output
 
 
 def test_cli_prints_spend_by_team_and_by_customer(tmp_path, clean_errors):

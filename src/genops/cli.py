@@ -95,7 +95,7 @@ def demo_command(
     console = Console() if sys.stdout.isatty() else Console(width=140)  # piped: room for every column
     console.print("[bold]GenOps demo[/bold]: the case study's three teams, real provider SDKs, a local stand-in server")
     for o in outcomes:
-        status = "ran" if o.ran else f"[yellow]skipped[/yellow] (not installed: {', '.join(o.missing)}; pip install 'genops-ai[demo]')"
+        status = "ran" if o.ran else f"[yellow]skipped[/yellow] (not installed: {', '.join(o.missing)}; pip install 'genops-ai\\[demo]')"
         console.print(f"  Team {o.team.key}, {o.team.label}: {status}")
     console.print(f"ledger: {path}")
     span = parse_period("today", _clock.now())
