@@ -14,71 +14,19 @@ Run:  python bench/bench_openai_overhead.py [--calls 400] [--rounds 5]
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import openai
+from _common import DropExporter, measure, pct, start_server  # bench_integrations imports these from here
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-
-class DropExporter(SpanExporter):
-    def export(self, spans: Sequence[Any]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "genops.testing.server", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return proc, url
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("stand-in server did not start")
-
-
-CPU: dict[str, list[float]] = {}
-
-
-def measure(fn: Callable[[], Any], calls: int, name: str = "", settle: Callable[[], Any] | None = None) -> list[float]:
-    """Wall time per call (us); also the process CPU time per call, background threads included."""
-    for _ in range(20):  # warm up connections and caches
-        fn()
-    if settle:
-        settle()
-    out = []
-    cpu0 = time.process_time()
-    for _ in range(calls):
-        t0 = time.perf_counter_ns()
-        fn()
-        out.append((time.perf_counter_ns() - t0) / 1000)
-    if settle:
-        settle()  # count the background work (ledger, spans, metrics) too
-    CPU.setdefault(name, []).append((time.process_time() - cpu0) / calls * 1e6)
-    return out
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+CPU: dict[str, list[float]] = {}  # process CPU time per call, per configuration
 
 
 def main() -> None:
@@ -87,9 +35,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
+    from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
     from genops import _runtime
     from genops.config import Settings
-    from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
     proc, url = start_server()
     tmp = Path(tempfile.mkdtemp())
@@ -105,7 +54,7 @@ def main() -> None:
         otel_mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
         results: dict[str, list[float]] = {"bare": [], "genops": [], "otel": []}
         for _ in range(args.rounds):
-            results["bare"] += measure(call, args.calls, "bare")
+            results["bare"] += measure(call, args.calls, cpu=CPU.setdefault("bare", []))
 
             settings = Settings.model_validate({
                 "service_name": "bench", "environment": "production",
@@ -116,13 +65,13 @@ def main() -> None:
             from genops import GenOps
 
             with GenOps.track(operation="bench", customer_id="acme"):
-                results["genops"] += measure(call, args.calls, "genops", rt.flush)
+                results["genops"] += measure(call, args.calls, rt.flush, CPU.setdefault("genops", []))
             rt.flush()
             _runtime.stop_runtime()
 
             inst = OpenAIInstrumentor()
             inst.instrument(tracer_provider=otel_tp, meter_provider=otel_mp)
-            results["otel"] += measure(call, args.calls, "otel", lambda: otel_tp.force_flush())
+            results["otel"] += measure(call, args.calls, lambda: otel_tp.force_flush(), CPU.setdefault("otel", []))
             inst.uninstrument()
 
         bare50, bare99 = pct(results["bare"], 50), pct(results["bare"], 99)

@@ -14,19 +14,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from typing import Any, Sequence
 
+from _common import DropExporter
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from genops import GenOps, _runtime, pipeline
 from genops.config import Settings
 from genops.events import Usage
-
-
-class DropExporter(SpanExporter):
-    def export(self, spans: Sequence[Any]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 def one_call(usage: Usage) -> None:
