@@ -15,11 +15,11 @@ from typing import Any
 import anthropic
 import anthropic._base_client as anthropic_base
 import pytest
+from event_helpers import call_span_attributes, only_event, recorded_events
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
 
 from genops import GenOps, pipeline
-from genops.events import Usage, UsageEvent
+from genops.events import Usage
 from genops.providers import anthropic as genops_anthropic
 from genops.testing import StandInServer
 from genops.testing._recorded import sse_events
@@ -45,29 +45,6 @@ def aclaude(server: StandInServer) -> anthropic.AsyncAnthropic:
 @pytest.fixture
 def rt(genops_runtime: Any, fake_clock: Any) -> Any:
     return genops_runtime()
-
-
-def recorded_events(rt: Any) -> list[UsageEvent]:
-    rt.flush()
-    return list(rt.ledger.events())
-
-
-def only_event(rt: Any) -> UsageEvent:
-    events = recorded_events(rt)
-    assert len(events) == 1, events
-    return events[0]
-
-
-def span_attributes(span_exporter: InMemorySpanExporter) -> dict[str, Any]:
-    """The attributes of GenOps' one call span (the SDK emits its own spans too, under its own
-    scope, and a `track` scope with an operation has an INTERNAL span)."""
-    spans = [
-        s
-        for s in span_exporter.get_finished_spans()
-        if s.instrumentation_scope.name == "genops" and s.kind == SpanKind.CLIENT
-    ]
-    assert len(spans) == 1, spans
-    return dict(spans[0].attributes or {})
 
 
 # Recorded figures: anthropic-prompt-caching-1 (cache write) and -2 (cache read).
@@ -144,7 +121,7 @@ def test_create_records_cache_write_tokens_cost_and_attribution(
     assert (a.team, a.project, a.customer_id, a.operation) == ("team-b", "docs", "acme", "summarize")
     assert dict(a.custom) == {"competitor": "globex"}
 
-    attrs = span_attributes(span_exporter)
+    attrs = call_span_attributes(span_exporter)
     assert attrs["gen_ai.provider.name"] == "anthropic"
     assert attrs["gen_ai.usage.input_tokens"] == 1167
     assert attrs["gen_ai.usage.output_tokens"] == 187
@@ -286,7 +263,7 @@ def test_provider_error_is_recorded_with_its_type(
     assert (event.status, event.error_type) == ("error", "RateLimitError")
     assert event.cost.total is None and event.cost.source == "failed-call"
     assert event.attribution.team == "team-b"
-    assert span_attributes(span_exporter)["error.type"] == "RateLimitError"
+    assert call_span_attributes(span_exporter)["error.type"] == "RateLimitError"
 
 
 async def test_async_stream_error_is_recorded(

@@ -15,12 +15,12 @@ from typing import Any
 
 import cohere
 import pytest
+from event_helpers import call_span_attributes, only_event, recorded_events
 from genai_prices import data_snapshot
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
 
 from genops import GenOps
-from genops.events import Usage, UsageEvent
+from genops.events import Usage
 from genops.pricing import PriceOverride, Pricer, supplement
 from genops.providers import cohere as genops_cohere
 from genops.testing import StandInServer
@@ -43,27 +43,6 @@ def aco(server: StandInServer) -> cohere.AsyncClientV2:
 @pytest.fixture
 def rt(genops_runtime: Any, fake_clock: Any) -> Any:
     return genops_runtime()
-
-
-def recorded_events(rt: Any) -> list[UsageEvent]:
-    rt.flush()
-    return list(rt.ledger.events())
-
-
-def only_event(rt: Any) -> UsageEvent:
-    events = recorded_events(rt)
-    assert len(events) == 1, events
-    return events[0]
-
-
-def call_span_attributes(span_exporter: InMemorySpanExporter) -> dict[str, Any]:
-    spans = [
-        s
-        for s in span_exporter.get_finished_spans()
-        if s.instrumentation_scope.name == "genops" and s.kind == SpanKind.CLIENT
-    ]
-    assert len(spans) == 1, spans
-    return dict(spans[0].attributes or {})
 
 
 # -- chat --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 import pytest
+from event_helpers import recorded_events as events
 from langchain_core.callbacks import CallbackManager
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
@@ -47,11 +48,6 @@ def embeddings(server: Any) -> OpenAIEmbeddings:
         model="text-embedding-3-large", base_url=server.openai_base_url, api_key="sk-test",
         max_retries=0, check_embedding_ctx_length=False,
     )
-
-
-def events(rt: Any) -> list[Any]:
-    rt.flush()
-    return list(rt.ledger.events())
 
 
 def assert_nothing_left_in_flight() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import llama_index.core
 import openai
 import pytest
+from event_helpers import recorded_events as events
 from llama_index.core import Document, VectorStoreIndex, set_global_handler
 from llama_index.core import Settings as LlamaSettings
 from llama_index.core.base.llms.types import (
@@ -47,11 +48,6 @@ def no_global_handler() -> Iterator[None]:
 @pytest.fixture
 def rt(genops_runtime: Any, fake_clock: Any) -> Any:
     return genops_runtime(environment="production", attribution={"team": "knowledge", "project": "docs-search"})
-
-
-def events(rt: Any) -> list[Any]:
-    rt.flush()
-    return list(rt.ledger.events())
 
 
 def embedder(server: Any, **kwargs: Any) -> OpenAIEmbedding:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import openai
 import pytest
+from event_helpers import recorded_events as events
 from openai.types.chat import ChatCompletion
 from openai.types.create_embedding_response import CreateEmbeddingResponse
 
@@ -36,11 +37,6 @@ def rt(genops_runtime, fake_clock):
         environment="production",
         attribution={"team": "support", "project": "chatbot"},
     )
-
-
-def events(rt):
-    rt.flush()
-    return list(rt.ledger.events())
 
 
 def test_chat_is_priced_exactly_and_attributed(rt, client, server, span_exporter):

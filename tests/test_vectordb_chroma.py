@@ -12,6 +12,7 @@ from typing import Any
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
+from event_helpers import recorded_events as events
 
 from genops import track
 
@@ -25,11 +26,6 @@ def chroma() -> Iterator[Any]:
     client.reset()
     yield client
     client.reset()
-
-
-def events(rt: Any, **filters: Any) -> list[Any]:
-    rt.flush()
-    return list(rt.ledger.events(**filters))
 
 
 def seed(col: Any) -> None:

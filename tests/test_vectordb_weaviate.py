@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import weaviate
+from event_helpers import recorded_events as events
 from weaviate.classes.data import DataObject
 from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.exceptions import WeaviateQueryError
@@ -32,11 +33,6 @@ def client(server: Any) -> Iterator[Any]:
     c = connect(server)
     yield c
     c.close()
-
-
-def events(rt: Any, **filters: Any) -> list[Any]:
-    rt.flush()
-    return list(rt.ledger.events(**filters))
 
 
 def seed(docs: Any) -> None:
