@@ -34,11 +34,12 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_openai_overhead import DropExporter, pct, start_server  # noqa: E402
+from bench_openai_overhead import DropExporter, pct, start_server
 
 MESSAGES = [{"role": "user", "content": "How do I reset my password?"}]
 

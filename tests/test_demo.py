@@ -15,7 +15,7 @@ from genops.ledger import open_ledger
 
 GPT4_TURBO = Decimal("0.025")  # 1000 input + 500 output tokens at $10 / $30 per million
 # gpt-4o-mini stream: 1149 input (1024 cached) + 315 output at $0.15 / $0.075 cached / $0.60 per million
-GPT4O_MINI = Decimal("125") * Decimal("0.15") / 10**6 + Decimal("1024") * Decimal("0.075") / 10**6 + Decimal("315") * Decimal("0.6") / 10**6
+GPT4O_MINI = Decimal(125) * Decimal("0.15") / 10**6 + Decimal(1024) * Decimal("0.075") / 10**6 + Decimal(315) * Decimal("0.6") / 10**6
 OPUS_B = Decimal("0.0405")  # claude-opus-4, 1200 input + 300 output at $15 / $75 per million
 EMBED_V3 = Decimal("0.00001")  # embed-english-v3.0, 100 tokens at $0.10 per million
 GPT4_TURBO_C = Decimal("0.02")  # 800 + 400 tokens

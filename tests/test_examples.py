@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from test_collector import Collector
@@ -201,7 +202,6 @@ def test_team_b_django_llamaindex_anthropic_cohere(example, server, collector, f
     try:
         with override_settings(ROOT_URLCONF=project.ROOT_URLCONF, MIDDLEWARE=project.MIDDLEWARE):
             from llama_index.embeddings.cohere import CohereEmbedding
-
             from search import views  # noqa: F401 - GenOps.init(config_path="genops.yaml"), set_global_handler("genops")
             from search.vector_store import DOCS, ingest
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any, ClassVar
 
 import openai
 import pytest
@@ -12,14 +13,14 @@ from django_setup import AUTH_MIDDLEWARE, configure_django
 
 configure_django()
 
-from django.contrib.auth.models import User  # noqa: E402
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
-from django.http import JsonResponse, StreamingHttpResponse  # noqa: E402
-from django.test import AsyncClient, Client, override_settings  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.contrib.auth.models import User
+from django.core.exceptions import ImproperlyConfigured
+from django.http import JsonResponse, StreamingHttpResponse
+from django.test import AsyncClient, Client, override_settings
+from django.urls import path
 
-from genops import GenOps, context  # noqa: E402
-from genops.web.django import GenOpsMiddleware  # noqa: E402
+from genops import GenOps, context
+from genops.web.django import GenOpsMiddleware
 
 MESSAGES = [{"role": "user", "content": "How do I reset my password?"}]
 CALLS: dict[str, object] = {}
@@ -55,7 +56,7 @@ def peek(request):
 
 
 class URLS:  # a urlconf needs only `urlpatterns` (and to be hashable)
-    urlpatterns = [
+    urlpatterns: ClassVar[list[Any]] = [
         path("ask", ask), path("tracked", ask_tracked), path("ask-async", ask_async), path("stream", stream),
         path("peek", peek),
     ]
@@ -172,9 +173,11 @@ def test_a_failing_hook_is_logged_and_the_request_continues(rt, alice, caplog):
 
 def test_an_unimportable_hook_path_names_the_setting():
     configure_django()
-    with override_settings(GENOPS_USER_ID="myapp.nowhere.user_id"):
-        with pytest.raises(ImproperlyConfigured, match=r"GENOPS_USER_ID = 'myapp.nowhere.user_id' cannot be imported"):
-            GenOpsMiddleware(lambda request: None)
+    with (
+        override_settings(GENOPS_USER_ID="myapp.nowhere.user_id"),
+        pytest.raises(ImproperlyConfigured, match=r"GENOPS_USER_ID = 'myapp.nowhere.user_id' cannot be imported"),
+    ):
+        GenOpsMiddleware(lambda request: None)
 
 
 def test_incoming_baggage_is_honoured_and_the_customer_header_wins_over_it(rt, fake_clock):
@@ -185,7 +188,8 @@ def test_incoming_baggage_is_honoured_and_the_customer_header_wins_over_it(rt, f
     http.get("/ask", headers={"baggage": baggage, "x-customer-id": "acme"})
     first, second = events(rt)
     a = first.attribution
-    assert (a.team, a.project, a.customer_id, a.custom.get("competitor")) == ("sales", "docs-search", "umbrella", "initech")
+    assert (a.team, a.project, a.customer_id, a.custom.get("competitor")) == (
+        "sales", "docs-search", "umbrella", "initech")
     assert (second.attribution.team, second.attribution.customer_id) == ("sales", "acme")
 
 
@@ -206,5 +210,6 @@ async def test_async_stack_applies_header_baggage_and_user(rt, alice):
     assert peeked == {"customer_id": "globex", "user_id": str(alice.pk)}
     [event] = events(rt)
     a = event.attribution
-    assert (a.customer_id, a.user_id, a.team, a.custom.get("competitor")) == ("acme", str(alice.pk), "knowledge", "initech")
+    assert (a.customer_id, a.user_id, a.team, a.custom.get("competitor")) == (
+        "acme", str(alice.pk), "knowledge", "initech")
     assert event.cost.total == Decimal("0.025")

@@ -51,7 +51,6 @@ def main(argv: list[str] | None = None) -> None:
         django.setup()
         call_command("migrate", verbosity=0)
         from llama_index.embeddings.cohere import CohereEmbedding
-
         from search import views  # noqa: F401 - GenOps.init and set_global_handler("genops")
         from search.vector_store import ingest
 

@@ -23,9 +23,10 @@ import importlib.util
 import logging
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from . import _runtime
 from .config import Settings

@@ -9,7 +9,8 @@ reach the retriever and the model, as LangChain's inheritable callbacks do).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
@@ -44,7 +45,7 @@ class RetrievalQA:
         chain_type: str = "stuff",
         retriever: BaseRetriever | None = None,
         callbacks: list[BaseCallbackHandler] | None = None,
-    ) -> "RetrievalQA":
+    ) -> RetrievalQA:
         if chain_type != "stuff":
             raise ValueError(f"only chain_type='stuff' is provided here, got {chain_type!r}")
         if retriever is None:

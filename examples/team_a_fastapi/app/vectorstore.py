@@ -13,10 +13,14 @@ from langchain_core.vectorstores import InMemoryVectorStore
 
 INDEXES = {
     "support-docs": [
-        "To reset your password, open Settings > Security and choose 'Reset password'. "
-        "A reset link is emailed to you and expires after 30 minutes.",
-        "Invoices are available under Billing > History. Enterprise customers can request "
-        "consolidated monthly invoices from their account manager.",
+        (
+            "To reset your password, open Settings > Security and choose 'Reset password'. "
+            "A reset link is emailed to you and expires after 30 minutes."
+        ),
+        (
+            "Invoices are available under Billing > History. Enterprise customers can request "
+            "consolidated monthly invoices from their account manager."
+        ),
         "Two-factor authentication can be enabled under Settings > Security with any TOTP app.",
         "The API rate limit is 1000 requests per minute per workspace; contact support to raise it.",
     ],

@@ -25,7 +25,8 @@ content is produced.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 
@@ -121,7 +122,7 @@ class GenOpsMiddleware:
     def _call_hook(self, request: Any) -> Any:
         try:
             return self.user_hook(request)  # type: ignore[misc]
-        except Exception:  # noqa: BLE001 - the user's hook must not break the request
+        except Exception:  # the user's hook must not break the request
             logger.exception("GenOps: the user-id hook %r failed; request continues without a user id", self.user_hook)
             return None
 
@@ -133,7 +134,7 @@ class GenOpsMiddleware:
             if iscoroutinefunction(hook):
                 return await hook(request)  # type: ignore[misc]
             return await sync_to_async(hook)(request)  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - the user's hook must not break the request
+        except Exception:  # the user's hook must not break the request
             logger.exception("GenOps: the user-id hook %r failed; request continues without a user id", hook)
             return None
 

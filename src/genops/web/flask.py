@@ -19,7 +19,8 @@ A streamed response body is produced after the request ends; wrap its generator 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .. import context
 from ._request import request_attribution
@@ -59,7 +60,7 @@ class GenOpsExtension:
         if self.user_id is not None:
             try:
                 user = self.user_id(request)
-            except Exception:  # noqa: BLE001 - the user's hook must not break the request
+            except Exception:  # the user's hook must not break the request
                 logger.exception("GenOps: the user-id hook %r failed; request continues without a user id", self.user_id)
                 user = None
             if user is not None and user != "":
