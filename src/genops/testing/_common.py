@@ -3,6 +3,7 @@ ids, vectors and SSE encoding."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -158,6 +159,11 @@ def unit_vector(text: str, dims: int) -> tuple[float, ...]:
     values = [(i / 0xFFFFFFFF) * 2.0 - 1.0 for i in ints]
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return tuple(round(v / norm, 8) for v in values)
+
+
+def base64_floats(vector: tuple[float, ...]) -> str:
+    """A vector as base64 of its little-endian float32 values (the providers' base64 encoding)."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def dumps(obj: Any) -> str:

@@ -8,9 +8,7 @@ price from ``tokens`` instead of ``billed_units`` get visibly wrong numbers.
 
 from __future__ import annotations
 
-import base64
 import math
-import struct
 from typing import Any
 
 from . import _recorded
@@ -20,6 +18,7 @@ from ._common import (
     ReplyContext,
     StreamReply,
     UsagePlan,
+    base64_floats,
     count_tokens,
     reply_words,
     sse,
@@ -116,7 +115,7 @@ def _encode(vector: tuple[float, ...], kind: str) -> Any:
         packed = [int("".join(map(str, bits[i : i + 8])).ljust(8, "0"), 2) for i in range(0, len(bits), 8)]
         return [b - 128 for b in packed] if kind == "binary" else packed
     if kind == "base64":
-        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        return base64_floats(vector)
     return list(vector)
 
 

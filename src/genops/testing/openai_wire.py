@@ -6,8 +6,6 @@ shapes in ``recordings/`` (see ``_recorded``).
 
 from __future__ import annotations
 
-import base64
-import struct
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +16,7 @@ from ._common import (
     ReplyContext,
     StreamReply,
     UsagePlan,
+    base64_floats,
     count_tokens,
     reply_words,
     sse,
@@ -124,7 +123,7 @@ def _embedding_inputs(value: Any) -> tuple[list[str], int]:
 
 @lru_cache(maxsize=4096)
 def _base64_vector(text: str, dims: int) -> str:
-    return base64.b64encode(struct.pack(f"<{dims}f", *unit_vector(text, dims))).decode()
+    return base64_floats(unit_vector(text, dims))
 
 
 def embeddings(req: dict[str, Any], ctx: ReplyContext) -> Reply:
