@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .._cli_options import ConfigOpt, LedgerOpt
 from ..errors import ConfigError
 
 
@@ -97,12 +98,8 @@ def report_command(
         typer.Option("--preset", help="top-customers, expensive-operations, models or teams (sets --group-by/--top)."),
     ] = None,
     compare: Annotated[bool, typer.Option(help="Compare with the previous period.")] = True,
-    ledger: Annotated[
-        str | None, typer.Option("--ledger", help="Ledger URL (default: the config's storage.url, else ~/.genops).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="genops.yaml (default: $GENOPS_CONFIG).")
-    ] = None,
+    ledger: LedgerOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Spend for a period from the ledger, e.g. `genops report --period last-month --group-by team`."""
     from .. import _clock
@@ -149,12 +146,8 @@ def export_command(
     tz: Annotated[
         str | None, typer.Option("--tz", help="Timezone of the calendar (default: reporting.timezone, else UTC).")
     ] = None,
-    ledger: Annotated[
-        str | None, typer.Option("--ledger", help="Ledger URL (default: the config's storage.url, else ~/.genops).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="genops.yaml (default: $GENOPS_CONFIG).")
-    ] = None,
+    ledger: LedgerOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Finance exports: FOCUS rows (CSV or Parquet) or chargeback invoice lines per customer (CSV)."""
     from .. import _clock

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
+
+from .._cli_options import ConfigOpt, LedgerOpt
 
 ledger_app = typer.Typer(help="Ledger maintenance.", no_args_is_help=True)
 
 
 @ledger_app.command("rebuild-rollups")
 def rebuild_rollups_command(
-    ledger: Annotated[
-        str | None, typer.Option("--ledger", help="Ledger URL (default: the config's storage.url, else ~/.genops).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="genops.yaml (default: $GENOPS_CONFIG).")
-    ] = None,
+    ledger: LedgerOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Recompute the daily and hourly spend rollups from the raw events (writers wait meanwhile)."""
     from ..analytics.cli import progress_bar

@@ -22,12 +22,10 @@ from typing import Annotated, Any
 
 import typer
 
+from .._cli_options import ConfigOpt
 from ..errors import ConfigError
 
 budget_app = typer.Typer(help="Budgets: status and temporary limit overrides.", no_args_is_help=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="genops.yaml (default: $GENOPS_CONFIG).")]
-
 
 @contextmanager
 def _engine(config: Path | None) -> Iterator[Any]:
