@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .alerts.config import AlertsConfig
+from .policy.periods import check_timezone
 from .policy.schema import AnyPolicy
 
 # Integrations that can be configured under `providers:` (a misspelled name is a config error).
@@ -105,13 +106,7 @@ class ReportingConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}: use an IANA name such as UTC or Europe/Berlin") from None
-        return value
+        return check_timezone(value)
 
 
 # One `policies:` item: a typed policy from `genops.policy.schema`, chosen by its `type` field.

@@ -19,10 +19,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from ..errors import ConfigError
-from ..policy.periods import end_of_day, period_bounds
+from ..policy.periods import check_timezone, end_of_day, period_bounds
 
 PERIOD_NAMES: tuple[str, ...] = (
     "today", "yesterday", "this-week", "last-week", "this-month", "last-month", "last-7-days", "last-30-days",
@@ -34,18 +34,6 @@ _UNITS = {"today": "daily", "yesterday": "daily", "this-week": "weekly", "last-w
 
 
 @lru_cache(maxsize=64)
-def check_timezone(name: str) -> str:
-    """`name` if it is an IANA timezone (`Europe/Berlin`, `UTC`); a ConfigError otherwise."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"unknown timezone {name!r}: use an IANA name such as UTC, Europe/Berlin or America/New_York",
-            field="timezone",
-        ) from None
-    return name
-
-
 @dataclass(frozen=True)
 class Period:
     """[start, end) as aware UTC datetimes; `first_day`..`last_day` are the calendar days covered.

@@ -8,7 +8,22 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import ConfigError
+
+
+def check_timezone(name: str) -> str:
+    """`name` if it is an IANA timezone (`Europe/Berlin`, `UTC`); a ConfigError otherwise (a
+    ValueError, so a pydantic validator reports it on its field)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown timezone {name!r}: use an IANA name such as UTC, Europe/Berlin or America/New_York",
+            field="timezone",
+        ) from None
+    return name
 
 
 @lru_cache(maxsize=64)

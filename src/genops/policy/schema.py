@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .periods import check_timezone
 
 
 class _Policy(BaseModel):
@@ -57,11 +58,7 @@ class BudgetPolicy(_Scoped):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
-        return value
+        return check_timezone(value)
 
     @field_validator("thresholds")
     @classmethod
