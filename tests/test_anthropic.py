@@ -317,7 +317,7 @@ def test_a_framework_call_owns_the_sdk_call(rt: Any, claude: anthropic.Anthropic
 
 def test_auto_instrument_false_leaves_the_sdk_alone(genops_runtime: Any, server: StandInServer) -> None:
     rt = genops_runtime(providers={"anthropic": {"auto_instrument": False}})
-    assert isinstance(anthropic_base.SyncAPIClient.__dict__["post"], type(lambda: 0))
+    assert isinstance(anthropic_base.SyncAPIClient.__dict__["request"], type(lambda: 0))
     client = anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="sk-ant-test", max_retries=0)
     client.messages.create(model=SONNET, max_tokens=1024, messages=USER)
     assert recorded_events(rt) == []
@@ -327,5 +327,5 @@ def test_instrument_is_idempotent_and_reversible(rt: Any) -> None:
     first = genops_anthropic.instrument(rt.settings)
     assert genops_anthropic.instrument(rt.settings) is first
     first.uninstrument()
-    assert isinstance(anthropic_base.SyncAPIClient.__dict__["post"], type(lambda: 0))
+    assert isinstance(anthropic_base.SyncAPIClient.__dict__["request"], type(lambda: 0))
     assert isinstance(anthropic_base.AsyncAPIClient.__dict__["post"], type(lambda: 0))

@@ -242,13 +242,13 @@ def test_embeddings_can_be_left_untracked(genops_runtime, client, server):
 def test_instrumenting_twice_is_a_noop_and_shutdown_uninstruments(rt, client, server):
     import openai._base_client as base
 
-    patched = base.SyncAPIClient.__dict__["post"]
+    patched = base.SyncAPIClient.__dict__["request"]
     assert genops_openai.instrument(rt.settings) is genops_openai.instrument(rt.settings)
-    assert base.SyncAPIClient.__dict__["post"] is patched
+    assert base.SyncAPIClient.__dict__["request"] is patched
     client.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)
     ledger_events = events(rt)
     GenOps.shutdown()
-    assert not hasattr(base.SyncAPIClient.__dict__["post"], "__wrapped__")
+    assert not hasattr(base.SyncAPIClient.__dict__["request"], "__wrapped__")
     client.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)  # not governed any more
     assert len(ledger_events) == 1
 
@@ -264,3 +264,14 @@ def test_track_usage_decorator_and_scope_merging(rt, client, server):
     a = event.attribution
     assert (a.team, a.project, a.operation) == ("sales", "chatbot", "inner")
     assert a.custom == {"region": "emea", "competitor": "initech"}
+
+
+def test_a_client_used_before_init_is_governed_after_it(genops_runtime, server):
+    """Resources keep the bound `post` of their first use; the hook on `request` still sees them."""
+    client = openai.OpenAI(base_url=server.openai_base_url, api_key="sk-test", max_retries=0)
+    client.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)  # before init
+    rt = genops_runtime()
+    server.set_usage(model="gpt-4-turbo", input_tokens=1000, output_tokens=500)
+    client.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)
+    [event] = events(rt)
+    assert event.cost.total == Decimal("0.025")

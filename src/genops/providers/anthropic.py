@@ -1,7 +1,7 @@
 """Anthropic: every client (Anthropic, AsyncAnthropic, Bedrock, Vertex, subclasses) is governed.
 
-The patch sits on the SDK's shared request method (`post`), which `messages.create` (sync, async,
-`stream=True`), the `messages.stream(...)` helpers (their managers call `post` when entered),
+The patch sits on the SDK's shared request method (`request`, see _stainless.py), which `messages.create` (sync, async,
+`stream=True`), the `messages.stream(...)` helpers (their managers call it when entered),
 `messages.parse`, `beta.messages.*` and `with_raw_response` all go through. Only
 `POST /v1/messages` is governed (token counting and batches are not model calls).
 
@@ -20,7 +20,7 @@ from ..config import Settings
 from ..events import Usage
 from . import _estimate
 from ._patch import Instrumentation
-from ._stainless import Adapter, async_post, sync_post
+from ._stainless import Adapter, instrument_clients
 
 PROVIDER = "anthropic"
 MESSAGES_PATH = "/v1/messages"
@@ -39,11 +39,8 @@ def instrument(settings: Settings | None = None) -> Instrumentation | None:
         return _instrumentation
     adapter = Adapter(PROVIDER, {MESSAGES_PATH: "chat"}, lambda client: PROVIDER, _begin_args, _usage,
                       lambda kind, body: _StreamMeter(body))
-    inst = Instrumentation(PROVIDER)
-    inst.wrap(base.SyncAPIClient, "post", sync_post(adapter))
-    inst.wrap(base.AsyncAPIClient, "post", async_post(adapter))
-    _instrumentation = inst
-    return inst
+    _instrumentation = instrument_clients(base, adapter)
+    return _instrumentation
 
 
 # -- request side ------------------------------------------------------------------------------

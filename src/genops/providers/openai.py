@@ -1,6 +1,6 @@
 """OpenAI: every client (OpenAI, AsyncOpenAI, Azure, subclasses) is governed.
 
-The patch sits on the SDK's shared request method (`post`), so `chat.completions.create`,
+The patch sits on the SDK's shared request method (`request`, see _stainless.py), so `chat.completions.create`,
 `.parse`, `.stream`, `with_raw_response`, `embeddings.create` and `responses.create` (sync,
 async, streaming) all pass through one place. Other endpoints are not touched.
 """
@@ -13,7 +13,7 @@ from ..config import Settings
 from ..events import Usage
 from . import _estimate
 from ._patch import Instrumentation
-from ._stainless import Adapter, async_post, sync_post
+from ._stainless import Adapter, instrument_clients
 
 ENDPOINTS = {"/chat/completions": "chat", "/embeddings": "embeddings", "/responses": "responses"}
 
@@ -32,11 +32,8 @@ def instrument(settings: Settings | None = None) -> Instrumentation | None:
     track_embeddings = settings.provider("openai").track_embeddings if settings is not None else True
     kinds = {p: k for p, k in ENDPOINTS.items() if track_embeddings or k != "embeddings"}
     adapter = Adapter("openai", kinds, _provider, _begin_args, usage_from, _meter)
-    inst = Instrumentation("openai")
-    inst.wrap(base.SyncAPIClient, "post", sync_post(adapter))
-    inst.wrap(base.AsyncAPIClient, "post", async_post(adapter))
-    _instrumentation = inst
-    return inst
+    _instrumentation = instrument_clients(base, adapter)
+    return _instrumentation
 
 
 # -- request side ------------------------------------------------------------------------------
