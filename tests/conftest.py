@@ -4,18 +4,19 @@ a stand-in provider server, and a pinned clock."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from ledger_backends import pg_schemas, store_url  # noqa: F401 - ledger backend fixtures (SQLite + PostgreSQL)
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from policy_backends import policy_storage, redis_url  # noqa: F401 - policy store backend fixtures (SQLite, PostgreSQL, Redis)
 
 from genops import _clock, _guard
 from genops._runtime import Runtime, start_runtime, stop_runtime
 from genops.config import Settings
-from ledger_backends import pg_schemas, store_url  # noqa: F401 - ledger backend fixtures (SQLite + PostgreSQL)
-from policy_backends import policy_storage, redis_url  # noqa: F401 - policy store backend fixtures (SQLite, PostgreSQL, Redis)
 
 # LiteLLM fetches its model price map from the internet on import unless told to use its copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -23,7 +24,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 @pytest.fixture
 def fake_clock() -> Iterator[_clock.FakeClock]:
-    clock = _clock.FakeClock(datetime(2026, 3, 10, 12, 0, 0, tzinfo=timezone.utc))
+    clock = _clock.FakeClock(datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC))
     old = _clock.set_clock(clock)
     yield clock
     _clock.set_clock(old)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import openai
@@ -10,7 +10,7 @@ import openai
 from genops.events import Usage
 from genops.pricing import PriceOverride, Pricer
 
-WHEN = datetime(2026, 3, 10, tzinfo=timezone.utc)
+WHEN = datetime(2026, 3, 10, tzinfo=UTC)
 
 
 def test_list_price_from_genai_prices():
@@ -19,7 +19,7 @@ def test_list_price_from_genai_prices():
 
 
 def test_discount_percent_applies_to_the_list_price():
-    pricer = Pricer([PriceOverride(model="gpt-4*", discount_percent=Decimal("20"))])
+    pricer = Pricer([PriceOverride(model="gpt-4*", discount_percent=Decimal(20))])
     cost = pricer.price("openai", "gpt-4-turbo", Usage(input_tokens=1000, output_tokens=500), WHEN)
     assert cost.total == Decimal("0.0200")
     assert cost.components["list_price"] == Decimal("0.025")
@@ -27,8 +27,8 @@ def test_discount_percent_applies_to_the_list_price():
 
 
 def test_custom_model_with_own_prices():
-    pricer = Pricer([PriceOverride(model="acme-finetune-7b", input_per_million=Decimal("3"),
-                                   output_per_million=Decimal("6"), cached_input_per_million=Decimal("0.3"))])
+    pricer = Pricer([PriceOverride(model="acme-finetune-7b", input_per_million=Decimal(3),
+                                   output_per_million=Decimal(6), cached_input_per_million=Decimal("0.3"))])
     cost = pricer.price("openai", "acme-finetune-7b",
                         Usage(input_tokens=2000, output_tokens=1000, cached_input_tokens=1000), WHEN)
     # 1000 uncached x $3/M + 1000 cached x $0.30/M + 1000 x $6/M
@@ -37,8 +37,8 @@ def test_custom_model_with_own_prices():
 
 
 def test_override_is_scoped_by_provider():
-    pricer = Pricer([PriceOverride(model="gpt-4-turbo", provider="azure", input_per_million=Decimal("1"),
-                                   output_per_million=Decimal("1"))])
+    pricer = Pricer([PriceOverride(model="gpt-4-turbo", provider="azure", input_per_million=Decimal(1),
+                                   output_per_million=Decimal(1))])
     usage = Usage(input_tokens=1000, output_tokens=500)
     assert pricer.price("azure", "gpt-4-turbo", usage, WHEN).total == Decimal("0.0015")
     assert pricer.price("openai", "gpt-4-turbo", usage, WHEN).total == Decimal("0.025")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from genai_prices import data_snapshot
 
@@ -11,7 +11,7 @@ from genops.events import Usage
 from genops.pricing import Pricer
 from genops.pricing.engine import _price_usage
 
-WHEN = datetime(2026, 3, 10, tzinfo=timezone.utc)
+WHEN = datetime(2026, 3, 10, tzinfo=UTC)
 
 
 def test_fast_path_matches_genai_prices_for_every_model_of_the_major_providers():

@@ -54,11 +54,11 @@ def make_event(
         Cost(total=cost, input=Decimal("0.375") if cost is not None else None,
              output=Decimal("0.125") if cost is not None else None, version="2026-01"),
     )
-    values: dict[str, Any] = dict(
-        id=event_id, start_time=T0, end_time=T0 + timedelta(milliseconds=latency_ms), provider="openai",
-        operation_kind=operation_kind, request_model=model, response_model=f"{model}-2024-04-09",
-        usage=usage, cost=cost_obj, attribution=attribution, latency_ms=latency_ms,
-    )
+    values: dict[str, Any] = {
+        "id": event_id, "start_time": T0, "end_time": T0 + timedelta(milliseconds=latency_ms), "provider": "openai",
+        "operation_kind": operation_kind, "request_model": model, "response_model": f"{model}-2024-04-09",
+        "usage": usage, "cost": cost_obj, "attribution": attribution, "latency_ms": latency_ms,
+    }
     values.update(overrides)
     return UsageEvent(**values)
 

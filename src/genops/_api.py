@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar, overload
+from typing import Any, Self, TypeVar, overload
 
 from opentelemetry import trace
 
@@ -18,7 +19,7 @@ _NOOP_TRACER = trace.NoOpTracer()
 class TrackScope:
     """An attribution scope with a span; usable with `with` and `async with`."""
 
-    __slots__ = ("values", "_token", "_span_cm", "span")
+    __slots__ = ("_span_cm", "_token", "span", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
@@ -26,7 +27,7 @@ class TrackScope:
         self._span_cm: Any = None
         self.span: Any = None
 
-    def __enter__(self) -> "TrackScope":
+    def __enter__(self) -> Self:
         attribution = context.current().merged(**self.values)
         self._token = context.set_attribution(attribution)
         rt = get_runtime()
@@ -38,16 +39,16 @@ class TrackScope:
         self.span = self._span_cm.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         try:
             self._span_cm.__exit__(*exc)
         finally:
             context.reset_attribution(self._token)
 
-    async def __aenter__(self) -> "TrackScope":
+    async def __aenter__(self) -> Self:
         return self.__enter__()
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self.__exit__(*exc)
 
 

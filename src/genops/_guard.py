@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 logger = logging.getLogger("genops")
 
@@ -41,7 +41,7 @@ def guarded(where: str) -> Iterator[None]:
     """Run GenOps bookkeeping; failures are logged and swallowed (re-raised when strict)."""
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - this is the one place that catches everything
+    except Exception as exc:  # this is the one place that catches everything
         internal_error(exc, where)
         if strict():
             raise

@@ -14,7 +14,7 @@ from .processor import EventProcessor
 
 logger = logging.getLogger("genops")
 
-_runtime: "Runtime | None" = None
+_runtime: Runtime | None = None
 _lock = threading.RLock()
 
 
@@ -69,7 +69,7 @@ class Runtime:
         for handle in reversed(self.instrumentations):
             try:
                 handle.uninstrument()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("GenOps: failed to remove an instrumentation")
         self.instrumentations.clear()
         self.processor.close()

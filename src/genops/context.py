@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, Mapping, MutableMapping, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from .events import ATTRIBUTION_FIELDS, Attribution

@@ -24,7 +24,7 @@ class ConfigError(GenOpsError, ValueError):
         path: str | None = None,
         line: int | None = None,
         field: str | None = None,
-        errors: "list[ConfigError] | None" = None,
+        errors: list[ConfigError] | None = None,
     ) -> None:
         self.path = path
         self.line = line

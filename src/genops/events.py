@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 Provenance = Literal["reported", "estimated", "unavailable"]
 Status = Literal["ok", "error", "blocked", "incomplete"]  # incomplete: a stream abandoned part-way
@@ -38,7 +39,7 @@ class Usage:
     provenance: Provenance = "reported"
 
     @classmethod
-    def unavailable(cls) -> "Usage":
+    def unavailable(cls) -> Usage:
         return cls(provenance="unavailable")
 
 
@@ -75,7 +76,7 @@ class Attribution:
     service: str | None = None
     custom: Mapping[str, str] = field(default_factory=dict)
 
-    def merged(self, **values: Any) -> "Attribution":
+    def merged(self, **values: Any) -> Attribution:
         """A copy where the given non-None values override; unknown keys become custom."""
         known: dict[str, Any] = {}
         custom = dict(self.custom)
@@ -88,7 +89,7 @@ class Attribution:
                 custom[key] = str(value)
         return replace(self, custom=custom, **known)
 
-    def under(self, defaults: "Attribution") -> "Attribution":
+    def under(self, defaults: Attribution) -> Attribution:
         """Fill fields still unset here from `defaults` (config defaults)."""
         values = {k: getattr(self, k) or getattr(defaults, k) for k in ATTRIBUTION_FIELDS}
         return Attribution(custom={**defaults.custom, **self.custom}, **values)

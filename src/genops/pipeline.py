@@ -20,17 +20,17 @@ writes the ledger and emits spans and metrics off the calling thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 
 from . import _clock
 from ._guard import guarded
 from .context import current
-from decimal import Decimal
-
 from .errors import PolicyViolationError
 from .events import Attribution, Cost, PolicyDecision, Usage, UsageEvent, new_event_id
 
@@ -39,21 +39,21 @@ if TYPE_CHECKING:
 
 # Set while a provider call is in flight: nested layers (a framework over an SDK) and the
 # baggage injector read it.
-_active: ContextVar["Call | None"] = ContextVar("genops_active_call", default=None)
+_active: ContextVar[Call | None] = ContextVar("genops_active_call", default=None)
 
 
 class Call:
     """One governed provider call in flight."""
 
     __slots__ = (
-        "runtime", "id", "provider", "operation_kind", "model", "requested_model", "stream",
-        "attribution", "start_time", "_start_ns", "decisions", "reservations", "max_output_tokens",
-        "_estimate_input", "parent_context", "done", "_token", "extra", "framework", "nested",
-    )
+        "_estimate_input", "_start_ns", "_token", "attribution", "decisions", "done", "extra", "framework", "id",
+        "max_output_tokens", "model", "nested", "operation_kind", "parent_context", "provider", "requested_model",
+        "reservations", "runtime", "start_time", "stream",
+    )  # fmt: skip
 
     def __init__(
         self,
-        runtime: "Runtime",
+        runtime: Runtime,
         provider: str,
         operation_kind: str,
         model: str | None,
@@ -144,10 +144,10 @@ class Call:
                 cost = Cost(total=None, source="failed-call")
             else:
                 cost = rt.pricer.price(self.provider, model, usage, self.start_time)
-                if cost.total is None and not rt.pricer.is_known(self.provider, model or ""):
-                    # Dated response names may be unknown while the requested name is priced.
-                    if self.model and self.model != model:
-                        cost = rt.pricer.price(self.provider, self.model, usage, self.start_time)
+                # Dated response names may be unknown while the requested name is priced.
+                if (cost.total is None and not rt.pricer.is_known(self.provider, model or "")
+                        and self.model and self.model != model):  # fmt: skip
+                    cost = rt.pricer.price(self.provider, self.model, usage, self.start_time)
             event = UsageEvent(
                 id=self.id,
                 start_time=self.start_time,
@@ -177,7 +177,7 @@ class NestedCall:
     LiteLLM over OpenAI, ...). The framework call owns the guard and the one event; the nested
     call only hands it the provider's exact usage."""
 
-    __slots__ = ("outer", "provider", "model", "requested_model", "done")
+    __slots__ = ("done", "model", "outer", "provider", "requested_model")
 
     def __init__(self, outer: Call, provider: str, model: str | None) -> None:
         self.outer = outer

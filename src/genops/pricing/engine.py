@@ -82,7 +82,7 @@ class Pricer:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, pricing: Any) -> "Pricer":
+    def from_config(cls, pricing: Any) -> Pricer:
         """The pricer for a `PricingConfig` (`settings.pricing`)."""
         vector_db = {name: cfg.model_dump(exclude_none=True) for name, cfg in pricing.vector_db.items()}
         return cls([PriceOverride(**o.model_dump()) for o in pricing.overrides], vector_db=vector_db)

@@ -7,7 +7,8 @@ gave no figure (streams without usage) and for budget reservations before a call
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 CHARS_PER_TOKEN = 4
 PER_MESSAGE = 3

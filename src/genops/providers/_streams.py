@@ -6,7 +6,7 @@ A `StreamMeter` sees every item and turns what it saw into a `Usage` at the end.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import wrapt
 
@@ -41,7 +41,7 @@ class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_call = call
         self._self_meter = meter
 
-    def __iter__(self) -> "SyncStream":
+    def __iter__(self) -> SyncStream:
         return self
 
     def __next__(self) -> Any:
@@ -57,11 +57,11 @@ class SyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_meter.on_item(item)
         return item
 
-    def __enter__(self) -> "SyncStream":
+    def __enter__(self) -> Self:
         self.__wrapped__.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> Any:
+    def __exit__(self, *exc: object) -> Any:
         try:
             return self.__wrapped__.__exit__(*exc)
         finally:
@@ -83,7 +83,7 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_call = call
         self._self_meter = meter
 
-    def __aiter__(self) -> "AsyncStream":
+    def __aiter__(self) -> AsyncStream:
         return self
 
     async def __anext__(self) -> Any:
@@ -99,11 +99,11 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_meter.on_item(item)
         return item
 
-    async def __aenter__(self) -> "AsyncStream":
+    async def __aenter__(self) -> Self:
         await self.__wrapped__.__aenter__()
         return self
 
-    async def __aexit__(self, *exc: Any) -> Any:
+    async def __aexit__(self, *exc: object) -> Any:
         try:
             return await self.__wrapped__.__aexit__(*exc)
         finally:
