@@ -10,8 +10,8 @@ streams to a meter. The adapter supplies what differs between SDKs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
