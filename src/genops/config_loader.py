@@ -75,7 +75,8 @@ _EXPORTER_TYPES = [str(t) for t in get_args(ExporterConfig.model_fields["type"].
 
 def _select_exporters(raw: dict[str, Any], value: str) -> list[Loc]:
     """`GENOPS_EXPORTER=otlp` (or `otlp,console`): use these exporters; keep the file's settings for them."""
-    configured = raw.get("exporters") if isinstance(raw.get("exporters"), list) else []
+    exporters = raw.get("exporters")
+    configured = exporters if isinstance(exporters, list) else []
     chosen = []
     for kind in filter(None, (part.strip().lower() for part in value.split(","))):
         if kind not in _EXPORTER_TYPES:

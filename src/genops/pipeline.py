@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +86,7 @@ class Call:
         # cross_provider: the layer can send the call to any provider's model (LiteLLM), so a
         # policy fallback may change the provider (the integration then sets `provider`).
         self.extra: dict[str, Any] = {"cross_provider": True} if cross_provider else {}
-        self._token = _active.set(self)
+        self._token: Token[Call | None] | None = _active.set(self)
 
     # -- guard -----------------------------------------------------------------------------
 

@@ -114,13 +114,15 @@ def report_command(
         preset_group, preset_top = rep.PRESETS[preset]
         group_by = group_by or preset_group
         top = top if top is not None else preset_top
-    settings = _settings(config) if ledger is None or tz is None else None
-    zone = check_timezone(tz or settings.reporting.timezone)
+    if ledger is None or tz is None:
+        settings = _settings(config)
+        tz = tz or settings.reporting.timezone
+        ledger = ledger or settings.storage.url
+    zone = check_timezone(tz)
     now = _clock.now()
     span = parse_period(period, now, zone)
     filters = parse_where(where or [])
-    url = ledger or settings.storage.url
-    with open_ledger(url) as store:
+    with open_ledger(ledger) as store:
         result = rep.build_report(store, span, group_by, filters, now=now if compare else None, top=top)
     if fmt == "table":
         from rich.console import Console

@@ -189,9 +189,9 @@ def focus_rows(
             progress(10_000)
         if granularity == "event":
             tags = {**json.loads(r["attributes"] or "{}"), **({"user_id": r["user_id"]} if r["user_id"] else {})}
-            charge = _Charge(key, event_id=r["id"], tags=tags)
-            _add(charge, r)
-            yield _row(charge, period, bucket, account)
+            single = _Charge(key, event_id=r["id"], tags=tags)
+            _add(single, r)
+            yield _row(single, period, bucket, account)
             continue
         charge = charges.get(key)
         if charge is None:

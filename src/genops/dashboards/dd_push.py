@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..errors import ConfigError, GenOpsError
@@ -83,7 +84,7 @@ def push(
         dashboards_api, monitors_api = DashboardsApi(client), MonitorsApi(client)
         for stem, body in dashboards.items():
             model = validate_dashboard(body, f"dashboard {stem!r}")
-            created = _call(f"dashboard {stem!r}", lambda m=model: dashboards_api.create_dashboard(body=m))
+            created = _call(f"dashboard {stem!r}", partial(dashboards_api.create_dashboard, body=model))
             result.dashboards[stem] = (str(created.id), str(getattr(created, "url", "") or ""))
             if on_created:
                 on_created("dashboard", f"{body['title']} (id {created.id})")
@@ -94,7 +95,7 @@ def push(
                 raise DatadogPushError(f"composite monitor {key!r} refers to monitors not created here: {', '.join(missing)}")
             body = resolve_refs(body, result.monitors)
             model = validate_monitor(body, f"monitor {key!r}")
-            created = _call(f"monitor {key!r}", lambda m=model: monitors_api.create_monitor(body=m))
+            created = _call(f"monitor {key!r}", partial(monitors_api.create_monitor, body=model))
             result.monitors[key] = int(created.id)
             if on_created:
                 on_created("monitor", f"{body['name']} (id {created.id})")

@@ -71,9 +71,9 @@ def _layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def panels(plan: DashboardPlan) -> list[dict[str, Any]]:
     cost_range = f"sum(increase({COST}{TEAM}[$__range]))"
     ran = '{team=~"$team",status!="blocked"}'
-    stat = {"options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+    stat: dict[str, Any] = {"options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                         "colorMode": "value", "graphMode": "none"}}
-    bars = {"custom": {"drawStyle": "bars", "fillOpacity": 80, "stacking": {"mode": "normal", "group": "A"}}}
+    bars: dict[str, Any] = {"custom": {"drawStyle": "bars", "fillOpacity": 80, "stacking": {"mode": "normal", "group": "A"}}}
     out = [
         _panel("stat", "Spend (selected range)", [_target(cost_range, instant=True)], unit="currencyUSD", w=8, h=5,
                **stat),

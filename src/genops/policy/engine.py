@@ -34,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 from .. import _clock
@@ -296,9 +297,9 @@ class PolicyEngine:
                 if isinstance(hold, BudgetHold):
                     op = self._budget_settlement(hold, billed, cost)
                 elif tokens is not None and tokens != hold.weight and hold.rule.policy.tokens_per_minute:
-                    op = (lambda h=hold, w=tokens: self.store.rate_adjust(h.key, h.entry_id, w))
+                    op = partial(self.store.rate_adjust, hold.key, hold.entry_id, tokens)
                 elif not billed and event.status == "blocked":
-                    op = (lambda h=hold: self.store.rate_release(h.key, h.entry_id))
+                    op = partial(self.store.rate_release, hold.key, hold.entry_id)
                 else:
                     continue
                 try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 
 from .budget import BudgetRule, percent
 from .engine import PolicyEngine
@@ -68,7 +69,7 @@ def budget_status(engine: PolicyEngine, now: datetime) -> list[BudgetStatus]:
         key = rule.key("*", now)
         states: list[CounterState]
         if rule.policy.per == "scope":
-            states = [engine.counter(rule, key, lambda k=key, r=rule: store.read(k, r.limit_nano, now))]
+            states = [engine.counter(rule, key, partial(store.read, key, rule.limit_nano, now))]
         else:
             states = store.counters(rule.name, key.period_start, rule.limit_nano, now)
         if not states:

@@ -113,7 +113,8 @@ class VectorPricer:
     def __init__(self, configured: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.prices: dict[str, VectorPrice] = dict(DEFAULTS)
         for provider, values in (configured or {}).items():
-            given = {k: _decimal(v) for k, v in values.items() if k in PRICE_FIELDS and v is not None}
+            # price fields only (PRICE_FIELDS), so they can be passed as keyword arguments
+            given: dict[str, Any] = {k: _decimal(v) for k, v in values.items() if k in PRICE_FIELDS and v is not None}
             base = DEFAULTS.get(provider)
             if base is not None:
                 self.prices[provider] = replace(base, source="config" if given else base.source, **given)

@@ -10,12 +10,14 @@ import importlib
 import logging
 from typing import Any
 
-from ..config import Settings
+from ..config import ProviderName, Settings
 
 logger = logging.getLogger("genops")
 
 # Library-level integrations switched on by `GenOps.init` (in this order).
-AUTO = ("openai", "anthropic", "cohere", "litellm", "llamaindex", "pinecone", "weaviate", "chroma")
+AUTO: tuple[ProviderName, ...] = (
+    "openai", "anthropic", "cohere", "litellm", "llamaindex", "pinecone", "weaviate", "chroma",
+)  # fmt: skip
 
 
 def instrument_configured(settings: Settings) -> list[Any]:

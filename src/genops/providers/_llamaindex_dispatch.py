@@ -131,7 +131,7 @@ def make_event_handler() -> Any:
         LLMCompletionStartEvent,
     )
 
-    starts = {LLMChatStartEvent: "chat", LLMCompletionStartEvent: "text_completion", EmbeddingStartEvent: "embeddings"}
+    starts: dict[type, str] = {LLMChatStartEvent: "chat", LLMCompletionStartEvent: "text_completion", EmbeddingStartEvent: "embeddings"}
     ends = (LLMChatEndEvent, LLMCompletionEndEvent)
     in_progress = (LLMChatInProgressEvent, LLMCompletionInProgressEvent)
 

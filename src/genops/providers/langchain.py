@@ -121,7 +121,7 @@ class GenOpsCallbackHandler(BaseCallbackHandler):
         estimate = _estimate.text_tokens(prompts[0] if prompts else None)
         self._start_llm(serialized, "text_completion", estimate, run_id, parent_run_id, metadata, invocation_params)
 
-    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: str | list[str | dict[str, Any]], *, run_id: UUID, **kwargs: Any) -> None:
         run = self._llm_runs.get(run_id)
         if run is not None and type(run.call) is pipeline.Call:
             run.call.stream = True

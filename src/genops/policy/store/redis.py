@@ -111,7 +111,10 @@ class RedisStore(CounterStore):
     def _state(self, key: CounterKey, limit: int, t: float) -> CounterState | None:
         counter, rz, ra, ovl, ovu = self._budget_keys(key)
         pipe = self._client.pipeline(transaction=True)
-        pipe.hget(counter, "spent").zrangebyscore(rz, f"({t!r}", "+inf").hgetall(ra).hmget(ovl, [key.scope, "*"])
+        pipe.hget(counter, "spent")
+        pipe.zrangebyscore(rz, f"({t!r}", "+inf")
+        pipe.hgetall(ra)
+        pipe.hmget(ovl, [key.scope, "*"])
         pipe.hmget(ovu, [key.scope, "*"])
         spent, live, amounts, ov_limits, ov_untils = self._call(pipe.execute)
         if spent is None:
@@ -155,7 +158,8 @@ class RedisStore(CounterStore):
         if ok:
             return RateResult(True, int(count), int(tokens), None, entry)
         pipe = self._client.pipeline(transaction=True)
-        pipe.zrangebyscore(keys[0], f"({t - window!r}", "+inf", withscores=True).hgetall(keys[1])
+        pipe.zrangebyscore(keys[0], f"({t - window!r}", "+inf", withscores=True)
+        pipe.hgetall(keys[1])
         entries, weights = self._call(pipe.execute)
         log = [(float(score), int(weights.get(member, 0))) for member, score in entries]
         wait = window_retry_after(log, t, window, weight, max_requests, max_tokens)
@@ -189,7 +193,8 @@ class RedisStore(CounterStore):
         for name in policies:
             tag = self._tag(name)
             pipe = self._client.pipeline(transaction=True)
-            pipe.hgetall(f"{tag}:ovl").hgetall(f"{tag}:ovu").hgetall(f"{tag}:ovm")
+            for suffix in ("ovl", "ovu", "ovm"):
+                pipe.hgetall(f"{tag}:{suffix}")
             limits, untils, metas = self._call(pipe.execute)
             for scope in sorted(limits):
                 meta = json.loads(metas.get(scope) or "{}")
@@ -203,7 +208,8 @@ class RedisStore(CounterStore):
     def clear_override(self, policy: str, scope: str = "*") -> bool:
         tag = self._tag(policy)
         pipe = self._client.pipeline(transaction=True)
-        pipe.hdel(f"{tag}:ovl", scope).hdel(f"{tag}:ovu", scope).hdel(f"{tag}:ovm", scope)
+        for suffix in ("ovl", "ovu", "ovm"):
+            pipe.hdel(f"{tag}:{suffix}", scope)
         removed = self._call(pipe.execute)
         return bool(removed[0])
 
