@@ -43,7 +43,8 @@ class Runtime:
 
         self.alerts: Any = build_alerts(settings, self)  # None when no alert channels are configured
         self.policies: Any = build_engine(settings, self)  # None when no policies are configured
-        self.processor = EventProcessor([LedgerSink(self.ledger), self.telemetry], batch_size=settings.storage.batch_size)
+        self.processor = EventProcessor([LedgerSink(self.ledger), self.telemetry], batch_size=settings.storage.batch_size,
+                                        linger=settings.storage.flush_interval_seconds)
         self.instrumentations: list[Any] = []
 
     def _seed_customer_labels(self) -> None:

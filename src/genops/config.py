@@ -55,6 +55,7 @@ class StorageConfig(_Strict):
     url: str | None = None  # default: sqlite:///<GENOPS_HOME or ~/.genops>/ledger.db
     counters_url: str | None = None  # redis://... for rate limits and budget counters
     batch_size: int = 500
+    flush_interval_seconds: float = Field(default=0.1, ge=0)  # longest an event waits to be written
 
 
 class TelemetryConfig(_Strict):

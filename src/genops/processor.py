@@ -1,15 +1,18 @@
 """The background half of the pipeline: events leave the calling thread here.
 
-One daemon thread drains a queue in batches and hands each batch to the sinks (ledger,
-telemetry, alert watchers). `flush()` waits until everything submitted so far is handled;
-it is called by `GenOps.shutdown()` and at interpreter exit, so a normal exit loses nothing.
+`submit` only appends to a buffer (no lock handed over, no thread woken). One daemon thread
+wakes every `linger` seconds, takes everything buffered and hands it to the sinks (ledger,
+telemetry) in batches of at most `batch_size`: one ledger transaction and one metrics update per
+batch instead of per event. `flush()` wakes it at once and waits until everything submitted so
+far is handled; it is called by `GenOps.shutdown()` and at interpreter exit, so a normal exit
+loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -28,16 +31,15 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-class _Marker:
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-
 class EventProcessor:
-    def __init__(self, sinks: list[Sink], batch_size: int = 500) -> None:
+    def __init__(self, sinks: list[Sink], batch_size: int = 500, linger: float = 0.1) -> None:
         self.sinks = sinks
         self.batch_size = batch_size
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.linger = linger
+        self._buffer: deque[tuple[UsageEvent, Any]] = deque()
+        self._wake = threading.Event()
+        self._drained = threading.Condition()
+        self._busy = False  # a batch taken from the buffer is being handled
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="genops-processor", daemon=True)
         self._thread.start()
@@ -47,15 +49,15 @@ class EventProcessor:
             # After shutdown: handle synchronously so nothing is dropped.
             self._dispatch([(event, parent_context)])
             return
-        self._queue.put((event, parent_context))
+        self._buffer.append((event, parent_context))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Block until every event submitted before this call has reached every sink."""
-        if self._closed or not self._thread.is_alive():
-            return True
-        marker = _Marker()
-        self._queue.put(marker)
-        ok = marker.done.wait(timeout)
+        ok = True
+        if not self._closed and self._thread.is_alive():
+            self._wake.set()
+            with self._drained:
+                ok = self._drained.wait_for(lambda: not self._buffer and not self._busy, timeout)
         for sink in self.sinks:
             try:
                 sink.flush()
@@ -68,8 +70,9 @@ class EventProcessor:
             return
         self.flush()
         self._closed = True
-        self._queue.put(None)
+        self._wake.set()
         self._thread.join(timeout=10)
+        self._drain()  # anything submitted while closing
         for sink in self.sinks:
             try:
                 sink.close()
@@ -77,31 +80,25 @@ class EventProcessor:
                 internal_error(exc, f"{type(sink).__name__}.close")
 
     def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.linger)
+            self._wake.clear()
+            self._drain()
+
+    def _drain(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch: list[tuple[UsageEvent, Any]] = []
-            markers: list[_Marker] = []
-            while True:
-                if isinstance(item, _Marker):
-                    markers.append(item)
-                elif item is None:
-                    self._dispatch(batch)
-                    for m in markers:
-                        m.done.set()
+            with self._drained:
+                batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), self.batch_size))]
+                self._busy = bool(batch)
+                if not batch:
+                    self._drained.notify_all()
                     return
-                else:
-                    batch.append(item)
-                if len(batch) >= self.batch_size:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            self._dispatch(batch)
-            for m in markers:
-                m.done.set()
+            try:
+                self._dispatch(batch)
+            finally:
+                with self._drained:
+                    self._busy = False
+                    self._drained.notify_all()
 
     def _dispatch(self, batch: list[tuple[UsageEvent, Any]]) -> None:
         if not batch:
