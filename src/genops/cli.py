@@ -21,7 +21,7 @@ def _report(exc: GenOpsError) -> None:
 class _GenOpsGroup(TyperGroup):
     """Turns GenOps' own errors into clean error lines and exit code 2 (no traceback)."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except GenOpsError as exc:
@@ -34,10 +34,10 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-from .policy.cli_budget import budget_app  # noqa: E402 - sub-app registered next to its siblings
+from .policy.cli_budget import budget_app
 
 app.add_typer(budget_app, name="budget")
-from .dashboards.cli import dashboards_app  # noqa: E402
+from .dashboards.cli import dashboards_app
 
 app.add_typer(dashboards_app, name="dashboards")
 

@@ -56,7 +56,7 @@ class GenOpsExtension:
         app.teardown_request(self._close_scope)
 
     def _open_scope(self) -> None:
-        values = request_attribution(request.headers)
+        values = request_attribution(dict(request.headers))
         if self.user_id is not None:
             try:
                 user = self.user_id(request)
