@@ -1,7 +1,6 @@
 # app.py — the case study's Step 3.3 ("After"), as written.
+from flask import Flask, request, jsonify
 import litellm
-from flask import Flask, jsonify, request
-
 from genops import GenOps
 from genops.providers.litellm import auto_instrument
 

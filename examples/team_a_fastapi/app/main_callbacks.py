@@ -1,14 +1,11 @@
 # app/main_callbacks.py — the case study's Step 1.3, "After (with GenOps - Option 2: LangChain
 # Callbacks)". Import changes for current LangChain (see README.md); everything else is as written.
 from fastapi import FastAPI, Request
-from langchain_openai import (
-    ChatOpenAI,  # was: from langchain.chat_models import ChatOpenAI
-    OpenAIEmbeddings,  # was: from langchain.embeddings import OpenAIEmbeddings
-)
-
-from app.models import ChatRequest  # (not shown in the case study)
-from app.retrieval_qa import RetrievalQA  # was: from langchain.chains import RetrievalQA
+from langchain_openai import ChatOpenAI  # was: from langchain.chat_models import ChatOpenAI
+from langchain_openai import OpenAIEmbeddings  # was: from langchain.embeddings import OpenAIEmbeddings
 from app.vectorstore import LocalIndex  # was: from langchain.vectorstores import Pinecone
+from app.retrieval_qa import RetrievalQA  # was: from langchain.chains import RetrievalQA
+from app.models import ChatRequest  # (not shown in the case study)
 from genops import GenOps
 from genops.providers.langchain import GenOpsCallbackHandler  # LangChain integration
 

@@ -3,16 +3,11 @@
 import os
 
 from django.http import JsonResponse
-from llama_index.core import (  # was: from llama_index import VectorStoreIndex, ServiceContext, set_global_handler
-    VectorStoreIndex,
-    set_global_handler,
-)
+from search.llm import Anthropic  # was: from llama_index.llms import Anthropic (llama_index.llms.anthropic's, fixed for anthropic 2.x)
 from llama_index.embeddings.cohere import CohereEmbedding  # was: from llama_index.embeddings import CohereEmbedding
-
+from llama_index.core import VectorStoreIndex, set_global_handler  # was: from llama_index import VectorStoreIndex, ServiceContext, set_global_handler
 from genops import GenOps
-from search.llm import (
-    Anthropic,  # was: from llama_index.llms import Anthropic (llama_index.llms.anthropic's, fixed for anthropic 2.x)
-)
+
 from search.vector_store import vector_store  # the case study's `vector_store` (Weaviate there, in memory here)
 
 # Initialize GenOps once (in Django apps.py or settings.py)
