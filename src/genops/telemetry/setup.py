@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -35,6 +36,11 @@ def build_resource(settings: Settings) -> Resource:
     }
     attrs.update(settings.resource_attributes)
     return Resource.create(attrs)
+
+
+# Events handled between two voluntary GIL releases on the processor thread (bounds the wait an
+# application thread can see behind a batch: ~8 x 50 us instead of the 5 ms switch interval).
+YIELD_EVERY = 8
 
 
 class Telemetry:
@@ -90,7 +96,9 @@ class Telemetry:
             return
         write_span, record = self._spans.write, self._metrics.record
         totals: dict[int, Any] = {}
-        for event, parent_context in batch:
+        for i, (event, parent_context) in enumerate(batch, 1):
+            if i % YIELD_EVERY == 0:
+                time.sleep(0)  # let the application's threads have the GIL between small runs
             try:
                 write_span(event, parent_context)
                 record(event, totals)
