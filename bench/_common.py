@@ -41,12 +41,15 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("stand-in server did not start")
 
 
+WARMUP = 20
+
+
 def measure(fn: Callable[[], Any], calls: int, settle: Callable[[], Any] | None = None,
             cpu: list[float] | None = None) -> list[float]:  # fmt: skip
-    """Wall time per call in microseconds, after a warm-up of 20 calls. `settle` runs before and
+    """Wall time per call in microseconds, after a warm-up of WARMUP calls. `settle` runs before and
     after the timed calls (a flush); with `cpu`, the process CPU time per call (background
     threads and the final `settle` included) is appended to it."""
-    for _ in range(20):  # warm up connections and caches
+    for _ in range(WARMUP):  # warm up connections and caches
         fn()
     if settle:
         settle()

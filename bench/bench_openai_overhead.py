@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from _common import DropExporter, measure, pct, start_server  # bench_integrations imports these from here
+from _common import WARMUP, DropExporter, measure, pct, start_server  # bench_integrations imports these from here
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -64,10 +64,14 @@ def main() -> None:
             rt = _runtime.start_runtime(settings, span_exporters=[DropExporter()], metric_readers=[InMemoryMetricReader()])
             from genops import GenOps
 
+            before = rt.ledger.count()
             with GenOps.track(operation="bench", customer_id="acme"):
                 results["genops"] += measure(call, args.calls, rt.flush, CPU.setdefault("genops", []))
             rt.flush()
+            governed = rt.ledger.count() - before
             _runtime.stop_runtime()
+            if governed != args.calls + WARMUP:  # every governed call must have left exactly one event
+                raise SystemExit(f"GenOps recorded {governed} events for {args.calls + WARMUP} calls")
 
             inst = OpenAIInstrumentor()
             inst.instrument(tracer_provider=otel_tp, meter_provider=otel_mp)
