@@ -181,7 +181,7 @@ def test_cli_table(march_ledger: str) -> None:
     assert cells["support"] == ["$1.100123", "30.56%", "-98.90%", "2", "$0.5500615", "200", "100", "0"]
     assert cells["(none)"] == ["$0.0000000000001234", "0.00%", "new", "1", "$0.00", "100", "50", "0"]
     assert cells["Total"] == ["$3.6001230000001234", "100.00%", "-96.40%", "5", "$0.90003075", "407", "250", "1"]
-    assert "1 unpriced requests (unknown model price) are not in the cost." in result.output
+    assert "1 unpriced requests (unknown model price, or a failed call without usage) are not in the cost." in result.output
     assert "Change vs 2026-01-29 .. 2026-02-28 (UTC): $100.00." in " ".join(result.output.split())
     assert money(Decimal("1234.5")) == "$1,234.50"
 

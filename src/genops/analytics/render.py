@@ -70,7 +70,7 @@ def _caption(report: Report) -> str | None:
     notes = []
     unknown = report.total.unknown_cost_requests
     if unknown:
-        notes.append(f"{unknown:,} unpriced requests (unknown model price) are not in the cost.")
+        notes.append(f"{unknown:,} unpriced requests (unknown model price, or a failed call without usage) are not in the cost.")
     if report.previous_period is not None and report.previous_total is not None:
         notes.append(f"Change vs {report.previous_period.label}: {money(report.previous_total.cost_usd)}.")
     return " ".join(notes) or None
