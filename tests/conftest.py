@@ -22,6 +22,14 @@ from genops.config import Settings
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
+@pytest.fixture(autouse=True)
+def genops_home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """GENOPS_HOME for this test (default ledger, ledger spools): never the user's ~/.genops."""
+    home = tmp_path / "genops-home"
+    monkeypatch.setenv("GENOPS_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def fake_clock() -> Iterator[_clock.FakeClock]:
     clock = _clock.FakeClock(datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC))

@@ -345,7 +345,7 @@ def test_sink_writes_through_the_processor(ledger: Any) -> None:
         processor.close()
 
 
-def test_sink_keeps_events_while_sqlite_is_locked(tmp_path: Any) -> None:
+def test_sink_spools_events_while_sqlite_is_locked(tmp_path: Any) -> None:
     path = tmp_path / "ledger.db"
     store = SQLiteLedger(path, busy_timeout_ms=50)
     sink = LedgerSink(store)
@@ -357,14 +357,17 @@ def test_sink_keeps_events_while_sqlite_is_locked(tmp_path: Any) -> None:
             store.write([make_event("x0")])
         sink.handle([(make_event(f"x{i}"), None) for i in range(3)])
         assert sink.pending == 3
+        assert [e.id for e in sink.spool.events()] == ["x0", "x1", "x2"]
         assert list(store.events()) == []
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+    sink.flush()  # the lock is gone: the spool is written, oldest first
     sink.handle([(make_event("x3"), None)])
     assert sink.pending == 0
     assert [e.id for e in store.events()] == ["x0", "x1", "x2", "x3"]
     assert _guard.recent_errors() == []  # an outage is not a GenOps bug
+    sink.close()
     store.close()
 
 
@@ -378,26 +381,29 @@ def test_sink_retries_after_postgres_connection_loss(pg_schemas: Any) -> None:
     raw_sql(url, f"SELECT pg_terminate_backend({pid})")  # the server drops our connection
     sink.handle([(make_event("y1"), None), (make_event("y2"), None)])
     assert sink.pending == 2
-    sink.flush()  # reconnects and writes what was kept
+    sink.flush()  # reconnects and writes what was spooled
     assert sink.pending == 0
     assert [e.id for e in store.events()] == ["y0", "y1", "y2"]
     assert _guard.recent_errors() == []
+    sink.close()
     store.close()
 
 
-def test_sink_bounds_what_it_keeps(tmp_path: Any, caplog: Any) -> None:
+def test_sink_logs_what_neither_the_ledger_nor_the_spool_could_take(tmp_path: Any, caplog: Any) -> None:
+    from genops.ledger.spool import Spool
+
     path = tmp_path / "ledger.db"
     store = SQLiteLedger(path, busy_timeout_ms=20)
-    sink = LedgerSink(store, max_pending=2)
+    (tmp_path / "not-a-dir").write_text("")
+    sink = LedgerSink(store, spool=Spool(tmp_path / "not-a-dir" / "spool.db"))
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     sink.handle([(make_event(f"z{i}"), None) for i in range(3)])
     blocker.execute("ROLLBACK")
     blocker.close()
-    assert (sink.pending, sink.dropped) == (2, 1)
-    assert "dropped the 1 oldest usage events" in caplog.text
-    sink.flush()
-    assert [e.id for e in store.events()] == ["z1", "z2"]
+    assert (sink.pending, sink.dropped) == (0, 3)
+    assert "3 usage events could not be written to the ledger nor to its spool and are lost" in caplog.text
+    sink.close()
     store.close()
 
 

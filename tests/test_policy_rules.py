@@ -6,13 +6,12 @@ Model rules and fallbacks are exercised with the real OpenAI SDK against the sta
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from decimal import Decimal
 
 import openai
 import pytest
 from policy_backends import HOUSE_PRICING, governed_call, start_call
+from store_relay import Relay
 
 from genops import PolicyViolationError, Usage, pipeline
 
@@ -251,59 +250,6 @@ def test_when_no_fallback_passes_the_original_refusal_is_raised(genops_runtime, 
 
 
 # -- store outages -------------------------------------------------------------------------------------
-
-
-class Relay:
-    """A TCP relay to Redis that the test can take down and bring back (a store outage)."""
-
-    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 6379)) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.up = True
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.up:
-                conn.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            self.sockets += [conn, upstream]
-            for a, b in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-    def down(self) -> None:
-        self.up = False
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.sockets.clear()
-
-    def close(self) -> None:
-        self.down()
-        self.listener.close()
 
 
 def test_store_outage_follows_each_policy_on_store_error(genops_runtime, ledger_url, redis_url, fake_clock):

@@ -35,7 +35,7 @@ class Runtime:
             custom=dict(a.defaults),
         )
         self.pricer = Pricer.from_config(settings.pricing)
-        self.ledger = open_ledger(settings.storage.url)
+        self.ledger = open_ledger(settings.storage.url, allow_unreachable=True)  # an outage: events are spooled
         self.telemetry = Telemetry(settings, span_exporters=span_exporters, metric_readers=metric_readers)
         self._seed_customer_labels()
         from .alerts import build_alerts
@@ -43,7 +43,8 @@ class Runtime:
 
         self.alerts: Any = build_alerts(settings, self)  # None when no alert channels are configured
         self.policies: Any = build_engine(settings, self)  # None when no policies are configured
-        self.processor = EventProcessor([LedgerSink(self.ledger), self.telemetry], batch_size=settings.storage.batch_size,
+        self.ledger_sink = LedgerSink(self.ledger, batch_size=settings.storage.batch_size)  # spools during outages
+        self.processor = EventProcessor([self.ledger_sink, self.telemetry], batch_size=settings.storage.batch_size,
                                         linger=settings.storage.flush_interval_seconds)
         self.instrumentations: list[Any] = []
 
@@ -53,10 +54,15 @@ class Runtime:
 
         from . import _clock
         from ._guard import guarded
+        from .ledger import LedgerUnavailableError
 
         with guarded("runtime.seed_customers"):
             today = _clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
-            rows = self.ledger.spend(today - timedelta(days=30), today + timedelta(days=1), ["customer_id"])
+            try:
+                rows = self.ledger.spend(today - timedelta(days=30), today + timedelta(days=1), ["customer_id"])
+            except LedgerUnavailableError as exc:
+                logger.warning("GenOps: ledger unavailable at start, no customer labels seeded: %s", exc)
+                return
             top = [r.group["customer_id"] for r in rows if r.group["customer_id"]]
             self.telemetry.seed_customers(top[: self.settings.telemetry.customer_id_max_values])
 

@@ -12,8 +12,9 @@ CONTRACT (implemented in base.py, sqlite.py, postgres.py; schema in migrations.p
 - `Ledger.events(start=None, end=None, **filters)` iterate stored events, oldest first.
 - `LedgerUnavailableError`: the store is unreachable or stayed locked (retry later).
 - `Ledger.close()`.
-- `ledger.sink.LedgerSink(ledger)`: processor sink; `handle(batch)` writes the batch; a failed write
-  is kept in memory and retried with the next batch / on flush.
+- `ledger.sink.LedgerSink(ledger)`: processor sink; `handle(batch)` writes the batch; a batch the
+  store cannot take (outage) goes to the ledger's on-disk spool (`ledger.spool.Spool`) and is
+  written back before the next batch, on flush, in the background, or by the next process.
 """
 
 from .base import Ledger, LedgerUnavailableError, SpendRow, default_ledger_url, open_ledger

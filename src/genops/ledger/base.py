@@ -94,6 +94,7 @@ class Ledger(ABC):
     """Append-only store of usage events. Thread-safe; safe across processes."""
 
     dialect: str = ""
+    url: str = ""  # the store's URL (it names the ledger's spool, spool.py)
     PAGE_SIZE = 1000
 
     # -- backend hooks ------------------------------------------------------------------------
@@ -316,11 +317,13 @@ def split_storage_url(url: str | None, *, what: str = "", field: str | None = No
     return scheme, url
 
 
-def open_ledger(url: str | None = None) -> Ledger:
+def open_ledger(url: str | None = None, *, allow_unreachable: bool = False) -> Ledger:
     """Open (creating and migrating as needed) the ledger at `url`.
 
     None -> the default SQLite file; `sqlite:///relative/path` or `sqlite:////absolute/path`;
     `postgresql://user@host:port/db` (psycopg 3; `?options=-csearch_path%3Dschema` selects a schema).
+    An unreachable PostgreSQL store raises LedgerUnavailableError, unless `allow_unreachable`
+    (the runtime: events are spooled meanwhile); its schema is then checked on first use.
     """
     kind, target = split_storage_url(url, what="ledger ", field="storage.url")
     if kind == "sqlite":
@@ -330,7 +333,7 @@ def open_ledger(url: str | None = None) -> Ledger:
     if kind == "postgresql":
         from .postgres import PostgresLedger
 
-        return PostgresLedger(target)
+        return PostgresLedger(target, allow_unreachable=allow_unreachable)
     raise ConfigError(
         f"unsupported ledger URL {redact(target)!r}: use sqlite:///path or postgresql://...", field="storage.url"
     )

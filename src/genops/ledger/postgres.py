@@ -68,7 +68,9 @@ class _Tx:
 class PostgresLedger(Ledger):
     dialect = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, allow_unreachable: bool = False) -> None:
+        """Connects and migrates now; if the server cannot be reached and `allow_unreachable`,
+        on first use instead (until then every operation raises LedgerUnavailableError)."""
         if psycopg is None:
             raise GenOpsError("the PostgreSQL ledger needs psycopg: pip install 'genops-ai[postgres]'")
         self.url = url
@@ -76,7 +78,12 @@ class PostgresLedger(Ledger):
         self._connections: list[Any] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._migrate()
+        self._migrated = False
+        try:
+            self._migrate()
+        except LedgerUnavailableError:
+            if not allow_unreachable:
+                raise
 
     def _conn(self) -> Any:
         conn = getattr(self._local, "conn", None)
@@ -114,6 +121,13 @@ class PostgresLedger(Ledger):
                     self.dialect,
                     lambda sql, rows: cur.executemany(_pg(sql), rows),
                 )
+        self._migrated = True
+
+    def _ready(self) -> Any:
+        """This thread's connection, the schema migrated (deferred when opened during an outage)."""
+        if not self._migrated:
+            self._migrate()
+        return self._conn()
 
     def applied_migrations(self) -> list[tuple[str, str]]:
         with self._snapshot() as q:
@@ -122,7 +136,7 @@ class PostgresLedger(Ledger):
     @contextmanager
     def _transaction(self) -> Iterator[_Tx]:
         with self._translated():
-            conn = self._conn()
+            conn = self._ready()
             with conn.transaction(), conn.cursor() as cur:
                 yield _Tx(cur)
 
@@ -142,7 +156,7 @@ class PostgresLedger(Ledger):
     @contextmanager
     def _snapshot(self) -> Iterator[Query]:
         with self._translated():
-            conn = self._conn()
+            conn = self._ready()
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield lambda sql, params: cur.execute(_pg(sql), params).fetchall()
