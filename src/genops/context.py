@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
-from .events import ATTRIBUTION_FIELDS, Attribution
+from .events import Attribution
 
 _EMPTY = Attribution()
 _current: ContextVar[Attribution] = ContextVar("genops_attribution", default=_EMPTY)
@@ -93,10 +93,6 @@ def extract(headers: Mapping[str, str]) -> dict[str, str]:
         if key.lower() == BAGGAGE_HEADER:
             return from_baggage(value)
     return {}
-
-
-def known_fields() -> tuple[str, ...]:
-    return ATTRIBUTION_FIELDS
 
 
 def decorate(make_scope: Callable[[], Any], func: F) -> F:

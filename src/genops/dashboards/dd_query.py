@@ -11,7 +11,6 @@ import re
 from collections.abc import Sequence
 
 from ..errors import ConfigError
-from .plan import BudgetScope
 
 Filters = Sequence[tuple[str, Sequence[str]]]
 
@@ -62,11 +61,6 @@ def metric_query(
     if rollup:
         query += f".rollup({rollup[0]}, {rollup[1]})"
     return query
-
-
-def budget_filters(budget: BudgetScope) -> Filters:
-    """The tag filters of a budget's scope."""
-    return budget.filters
 
 
 # `avg:genops.latency{`, `p95:genops.latency{`, `sum:genops.cost.total{` ...

@@ -62,11 +62,6 @@ class BudgetScope:
         return PERIOD_SECONDS[self.period]
 
     @property
-    def warning_thresholds(self) -> tuple[Decimal, ...]:
-        """Thresholds below the limit (fractions, e.g. 0.8): each gets an early-warning alert."""
-        return tuple(t for t in self.thresholds if t < 1)
-
-    @property
     def teams(self) -> tuple[str, ...]:
         return dict(self.filters).get(_TEAM, ())
 
@@ -90,10 +85,6 @@ class DashboardPlan:
     teams: tuple[str, ...]
     budgets: tuple[BudgetScope, ...]
     sources: tuple[str, ...] = ()
-
-    def budgets_of(self, team: str) -> tuple[BudgetScope, ...]:
-        """Budgets that name `team` in their `teams` filter."""
-        return tuple(b for b in self.budgets if team in b.teams)
 
 
 def budget_scope(policy: BudgetPolicy, source: str | None = None) -> BudgetScope:

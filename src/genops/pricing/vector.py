@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -153,8 +153,3 @@ def _decimal(value: Any) -> Decimal:
     if isinstance(value, float):
         return Decimal(repr(value))
     return Decimal(str(value))
-
-
-def price_fields() -> tuple[str, ...]:
-    """The names of the configurable price fields (`pricing.vector_db.<db>.<field>`)."""
-    return tuple(f.name for f in fields(VectorPrice) if f.name in PRICE_FIELDS)
