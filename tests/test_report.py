@@ -250,3 +250,14 @@ def test_cli_errors(args: list[str], message: str, tmp_path: Any) -> None:
     result = runner.invoke(app, [*base, *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_table_shows_values_that_look_like_markup(tmp_path: Any) -> None:
+    """Group values are data: `[acme]` must not be eaten as rich markup."""
+    url = f"sqlite:///{tmp_path}/markup.db"
+    with open_ledger(url) as ledger:
+        ledger.write([make_event("m1", utc(2026, 3, 5), customer_id="[acme] eu", cost="1.5")])
+    result = runner.invoke(app, ["report", "--ledger", url, "--period", "2026-03-05..2026-03-05", "-g", "customer_id"],
+                           env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "│ [acme] eu " in result.output

@@ -127,7 +127,7 @@ def report_command(
     if fmt == "table":
         from rich.console import Console
 
-        Console().print(rep.render_table(result))
+        Console(width=None if sys.stdout.isatty() else 160).print(rep.render_table(result))  # piped: no cut cells
     elif fmt == "markdown":
         from .render import render_markdown
 

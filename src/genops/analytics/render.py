@@ -90,7 +90,7 @@ def render_table(report: Report) -> Any:
     for i, (title, footer) in enumerate(zip([*titles, *HEADERS], total)):
         table.add_column(title, footer=footer, justify="left" if i < len(titles) else "right")
     for line in body:
-        table.add_row(*line)
+        table.add_row(*(Text(cell) for cell in line))  # values are data, never rich markup
     return table
 
 

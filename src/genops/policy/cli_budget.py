@@ -83,6 +83,7 @@ def status(config: ConfigOpt = None, fmt: Annotated[str, typer.Option("--format"
         raise ConfigError(f"unknown format {fmt!r}; use table or json", field="format")
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"Budgets at {_when(now)}")
     for name, justify in (("Policy", "left"), ("Scope", "left"), ("Enforcement", "left"), ("Spent", "right"),
@@ -94,7 +95,7 @@ def status(config: ConfigOpt = None, fmt: Annotated[str, typer.Option("--format"
         if r.override is not None:
             limit += f"\n(override until {_when(r.override.until, zones[r.policy])})"
         style = "red" if r.percent >= 100 else "yellow" if r.percent >= 80 else None
-        table.add_row(r.policy, r.scope, r.enforcement, _money(r.spent), _money(r.reserved), limit,
+        table.add_row(Text(r.policy), Text(r.scope), r.enforcement, _money(r.spent), _money(r.reserved), limit,
                       _money(r.remaining), f"{r.percent}%", _when(r.period_end, zones[r.policy]),
                       _money(r.projected), style=style)  # fmt: skip
     import sys
