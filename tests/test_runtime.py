@@ -21,8 +21,9 @@ from genops.ledger import open_ledger
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-def test_init_with_keyword_arguments_only(tmp_path, server, monkeypatch):
+def test_init_with_keyword_arguments_only(tmp_path, server, monkeypatch, caplog):
     monkeypatch.delenv("GENOPS_CONFIG", raising=False)
+    caplog.set_level("INFO", logger="genops")
     rt = GenOps.init(service_name="svc", environment="staging", storage={"url": f"sqlite:///{tmp_path}/l.db"},
                      exporters=[{"type": "none"}], attribution={"team": "ml"})
     try:
@@ -31,6 +32,9 @@ def test_init_with_keyword_arguments_only(tmp_path, server, monkeypatch):
         GenOps.flush()
         [event] = rt.ledger.events()
         assert (event.attribution.team, event.attribution.environment, event.attribution.service) == ("ml", "staging", "svc")
+        # The line the case study's Step 1.4 greps for in the service's logs.
+        [started] = [r.getMessage() for r in caplog.records if "GenOps initialized successfully" in r.getMessage()]
+        assert "service=svc environment=staging" in started and "openai" in started
     finally:
         GenOps.shutdown()
 

@@ -102,7 +102,20 @@ def start_runtime(settings: Settings, **extras: Any) -> Runtime:
         from .providers import instrument_configured
 
         _runtime.instrumentations = instrument_configured(settings)
+        _log_started(_runtime)
         return _runtime
+
+
+def _log_started(rt: Runtime) -> None:
+    from .ledger.base import redact
+
+    s = rt.settings
+    logger.info(
+        "GenOps initialized successfully: service=%s environment=%s ledger=%s exporters=%s policies=%d "
+        "instrumented=%s",
+        s.service_name, s.environment, redact(rt.ledger.url), ",".join(e.type for e in s.exporters) or "none",
+        len(s.policies), ",".join(getattr(h, "name", "?") for h in rt.instrumentations),
+    )  # fmt: skip
 
 
 def stop_runtime() -> None:
