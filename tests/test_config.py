@@ -373,7 +373,7 @@ def test_every_problem_is_reported_one_per_line_in_file_order(tmp_path: Path) ->
         "  storage: {}\n"                            # 9 duplicate key
         "genop: {}\n"                                # 10 unknown top-level key
     ))
-    err = error_of(path, telemetry={"capture_content": "maybe"})
+    err = error_of(path, telemetry={"global_tracer_provider": "maybe"})
     assert [(e.line, e.field) for e in err.errors] == [
         (2, "genops.service_nam"),
         (4, "genops.exporters[0].type"),
@@ -381,14 +381,14 @@ def test_every_problem_is_reported_one_per_line_in_file_order(tmp_path: Path) ->
         (8, "genops.storage.url"),
         (9, None),
         (10, None),
-        (None, "genops.telemetry.capture_content"),
+        (None, "genops.telemetry.global_tracer_provider"),
     ]
     lines = str(err).splitlines()
     assert len(lines) == 7 and all(line.startswith(f"{path}:") for line in lines[:6])
     assert lines[4] == f"{path}:9: duplicate key 'storage' (first written at line 7)"
     assert lines[5] == f"{path}:10: unknown top-level key 'genop'; did you mean 'genops'?"
     assert lines[6] == (
-        "genops.telemetry.capture_content: Input should be a valid boolean, unable to interpret input (got 'maybe') "
+        "genops.telemetry.global_tracer_provider: Input should be a valid boolean, unable to interpret input (got 'maybe') "
         "(from argument 'telemetry')"
     )
 

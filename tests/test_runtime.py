@@ -15,6 +15,8 @@ from decimal import Decimal
 import openai
 
 from genops import GenOps, _clock, context
+from genops._runtime import start_runtime
+from genops.config import TelemetryConfig
 from genops.events import Attribution, Cost, Usage, UsageEvent
 from genops.ledger import open_ledger
 
@@ -103,3 +105,19 @@ def test_top_spenders_keep_their_metric_label(genops_runtime, ledger_url, metric
         for p in m.data.data_points
     ]
     assert sorted(points) == ["big", "medium", "other"]
+
+
+def test_global_tracer_provider_can_be_left_to_the_application(genops_runtime, span_exporter):
+    from opentelemetry import trace
+
+    def exported_app_spans():
+        with trace.get_tracer("app").start_as_current_span("app-work"):
+            pass
+        return [s.name for s in span_exporter.get_finished_spans() if s.name == "app-work"]
+
+    rt = genops_runtime()  # default: GenOps' pipeline also exports the application's spans
+    assert exported_app_spans() == ["app-work"]
+    span_exporter.clear()
+    settings = rt.settings.model_copy(update={"telemetry": TelemetryConfig(global_tracer_provider=False)})
+    start_runtime(settings, span_exporters=[span_exporter])
+    assert exported_app_spans() == []

@@ -60,7 +60,9 @@ class StorageConfig(_Strict):
 
 class TelemetryConfig(_Strict):
     customer_id_max_values: int = 100  # metric label cap; the rest become "other"
-    capture_content: bool = False
+    # Install GenOps' tracer provider as the global one when the application set none, so the
+    # application's own spans (and self-tracing SDKs such as anthropic 2.x) export with GenOps'.
+    global_tracer_provider: bool = True
     metric_export_interval_seconds: float = 10.0
 
 

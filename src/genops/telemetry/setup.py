@@ -78,7 +78,9 @@ class Telemetry:
         self.customers = CardinalityGuard(settings.telemetry.customer_id_max_values)
         self._spans = SpanWriter(self.tracer)
         self._metrics = MetricWriter(self.meter, self.customers)
-        self.owns_global_tracer = adopt_global_tracing(self, self.tracer_provider)
+        self.owns_global_tracer = (
+            adopt_global_tracing(self, self.tracer_provider) if settings.telemetry.global_tracer_provider else False
+        )
         self.owns_global_meter = adopt_global_metrics(self.meter_provider)
         self._shutdown = False
         self._lock = threading.Lock()
