@@ -121,3 +121,19 @@ def test_global_tracer_provider_can_be_left_to_the_application(genops_runtime, s
     settings = rt.settings.model_copy(update={"telemetry": TelemetryConfig(global_tracer_provider=False)})
     start_runtime(settings, span_exporters=[span_exporter])
     assert exported_app_spans() == []
+
+
+def test_provider_keys_in_the_config_reach_sdk_clients_created_after_init(genops_runtime, server, monkeypatch):
+    """The case study puts `providers.openai.api_key: ${OPENAI_API_KEY}` in genops.yaml."""
+    monkeypatch.setenv("OPENAI_API_KEY", "")  # unset for GenOps, and restored after the test
+    monkeypatch.setenv("OPENAI_BASE_URL", "")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment")
+    rt = genops_runtime(providers={"openai": {"api_key": "sk-from-genops-yaml", "base_url": server.openai_base_url},
+                                   "anthropic": {"api_key": "sk-ant-from-genops-yaml"}})
+    openai.OpenAI(max_retries=0).chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)
+    assert server.requests[-1].headers["authorization"] == "Bearer sk-from-genops-yaml"
+    import os
+
+    assert os.environ["ANTHROPIC_API_KEY"] == "sk-ant-from-the-environment"  # never overridden
+    rt.flush()
+    assert len(list(rt.ledger.events())) == 1

@@ -36,8 +36,8 @@ class ExporterConfig(_Strict):
 
 
 class ProviderConfig(_Strict):
-    api_key: str | None = Field(default=None, repr=False)  # never in logs or reprs
-    base_url: str | None = None
+    api_key: str | None = Field(default=None, repr=False)  # handed to the SDK via its env var; never logged
+    base_url: str | None = None  # likewise (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, CO_API_URL)
     track_embeddings: bool = True
     auto_instrument: bool = True
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import Any
 
 from ..config import ProviderName, Settings
@@ -20,7 +21,34 @@ AUTO: tuple[ProviderName, ...] = (
 )  # fmt: skip
 
 
+# The environment variables each SDK reads its key and endpoint from.
+CREDENTIAL_ENV: dict[ProviderName, tuple[str, str | None]] = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+    "cohere": ("CO_API_KEY", "CO_API_URL"),
+    "pinecone": ("PINECONE_API_KEY", None),
+    "weaviate": ("WEAVIATE_API_KEY", None),
+}
+
+
+def apply_credentials(settings: Settings) -> list[str]:
+    """Hand `providers.<name>.api_key` / `base_url` from genops.yaml to the SDKs, through the
+    environment variables they read, for clients created after `GenOps.init`. A variable that is
+    already set is never overridden. Returns the names of the variables set (never their values)."""
+    applied = []
+    for name, (key_var, url_var) in CREDENTIAL_ENV.items():
+        cfg = settings.providers.get(name)
+        if cfg is None:
+            continue
+        for var, value in ((key_var, cfg.api_key), (url_var, cfg.base_url)):
+            if var and value and not os.environ.get(var):
+                os.environ[var] = value
+                applied.append(var)
+    return applied
+
+
 def instrument_configured(settings: Settings) -> list[Any]:
+    apply_credentials(settings)
     handles = []
     for name in AUTO:
         provider_cfg = settings.providers.get(name)
