@@ -353,3 +353,21 @@ def test_a_process_that_ends_during_an_outage_leaves_its_events_to_the_next(
         [row] = ledger.spend(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC), ["team"])
     assert (row.group, row.requests, row.cost_usd) == ({"team": "batch"}, 4, 4 * CALL_COST)
     spool.close()
+
+
+def test_a_stream_read_to_its_end_after_shutdown_reaches_the_ledger_through_the_spool(
+    genops_runtime: Any, client: openai.OpenAI, ledger_url: str, fake_clock: Any
+) -> None:
+    genops_runtime()
+    stream = client.chat.completions.create(model="gpt-4-turbo", messages=ASK, stream=True,
+                                            stream_options={"include_usage": True})  # fmt: skip
+    GenOps.shutdown()  # the ledger is closed while the application still reads the stream
+    assert len(list(stream)) > 1
+    assert _guard.recent_errors() == []
+    with open_ledger(ledger_url) as ledger:  # the next process on this ledger writes what was spooled
+        sink = LedgerSink(ledger)
+        sink.flush()
+        sink.close()
+        [event] = ledger.events()
+    assert (event.usage.input_tokens, event.usage.output_tokens, event.cost.total) == (1000, 500, CALL_COST)
+    assert event.status == "ok" and event.stream

@@ -9,8 +9,9 @@ import subprocess
 import sys
 import textwrap
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import openai
 
@@ -19,6 +20,7 @@ from genops._runtime import start_runtime
 from genops.config import TelemetryConfig
 from genops.events import Attribution, Cost, Usage, UsageEvent
 from genops.ledger import open_ledger
+from genops.processor import EventProcessor
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -137,3 +139,52 @@ def test_provider_keys_in_the_config_reach_sdk_clients_created_after_init(genops
     assert os.environ["ANTHROPIC_API_KEY"] == "sk-ant-from-the-environment"  # never overridden
     rt.flush()
     assert len(list(rt.ledger.events())) == 1
+
+
+class _Recorder:
+    """A processor sink that keeps what it is handed; `resubmit_into` makes every batch submit
+    one more event, like application threads that never stop calling models."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.resubmit_into: EventProcessor | None = None
+        self.closed = False
+
+    def handle(self, batch: Any) -> None:
+        self.events.extend(event for event, _ctx in batch)
+        if self.resubmit_into is not None:
+            self.resubmit_into.submit(_event(f"more-{len(self.events)}"))
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _event(event_id: str) -> UsageEvent:
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    return UsageEvent(id=event_id, start_time=now, end_time=now, provider="openai", operation_kind="chat",
+                      request_model="gpt-4-turbo", response_model=None, usage=Usage(input_tokens=1, output_tokens=1),
+                      cost=Cost(total=Decimal("0.00004")), attribution=Attribution(), latency_ms=1.0)
+
+
+def test_flush_returns_once_earlier_events_are_handled_while_others_keep_arriving():
+    sink = _Recorder()
+    processor = EventProcessor([sink], linger=60)
+    for i in range(3):
+        processor.submit(_event(f"early-{i}"))
+    sink.resubmit_into = processor  # from now on the buffer is never empty
+    assert processor.flush(timeout=5) is True
+    assert [e.id for e in sink.events[:3]] == ["early-0", "early-1", "early-2"]
+    sink.resubmit_into = None
+    processor.close()
+
+
+def test_an_event_submitted_after_close_reaches_the_sinks():
+    sink = _Recorder()
+    processor = EventProcessor([sink])
+    processor.close()
+    processor.submit(_event("late"))
+    assert [e.id for e in sink.events] == ["late"]
+    assert not processor._buffer  # nothing is left behind where no thread will ever look

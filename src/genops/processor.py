@@ -39,17 +39,18 @@ class EventProcessor:
         self._buffer: deque[tuple[UsageEvent, Any]] = deque()
         self._wake = threading.Event()
         self._drained = threading.Condition()
-        self._busy = False  # a batch taken from the buffer is being handled
+        self._taken = 0  # events taken from the buffer so far
+        self._handled = 0  # events taken and handed to every sink so far
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="genops-processor", daemon=True)
         self._thread.start()
 
     def submit(self, event: UsageEvent, parent_context: Any = None) -> None:
-        if self._closed:
-            # After shutdown: handle synchronously so nothing is dropped.
-            self._dispatch([(event, parent_context)])
-            return
         self._buffer.append((event, parent_context))
+        if self._closed:
+            # Closed (or closing while this event was appended): no thread will look at the
+            # buffer again, so handle it here and nothing is dropped.
+            self._drain()
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Block until every event submitted before this call has reached every sink."""
@@ -57,7 +58,10 @@ class EventProcessor:
         if not self._closed and self._thread.is_alive():
             self._wake.set()
             with self._drained:
-                ok = self._drained.wait_for(lambda: not self._buffer and not self._busy, timeout)
+                # Everything submitted so far is either taken (being handled) or still buffered;
+                # events submitted from now on are not waited for (they may never stop coming).
+                target = self._taken + len(self._buffer)
+                ok = self._drained.wait_for(lambda: self._handled >= target, timeout)
         for sink in self.sinks:
             try:
                 sink.flush()
@@ -89,15 +93,14 @@ class EventProcessor:
         while True:
             with self._drained:
                 batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), self.batch_size))]
-                self._busy = bool(batch)
                 if not batch:
-                    self._drained.notify_all()
                     return
+                self._taken += len(batch)
             try:
                 self._dispatch(batch)
             finally:
                 with self._drained:
-                    self._busy = False
+                    self._handled += len(batch)
                     self._drained.notify_all()
 
     def _dispatch(self, batch: list[tuple[UsageEvent, Any]]) -> None:

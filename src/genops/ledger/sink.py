@@ -10,7 +10,7 @@ ledger write committed; writes are idempotent, so a retry after an ambiguous fai
 double-count. A sink created while a spool left by an earlier process exists replays it in that
 background thread (never on the caller's thread). At close, events still spooled stay there
 (logged with their count and the spool path) and the next process using the same ledger writes
-them. Any other write failure is a GenOps internal error: the batch is retried event by event and
+them; so do events handed to the sink after close. Any other write failure is a GenOps internal error: the batch is retried event by event and
 an event that cannot be stored is dropped (logged); a spooled event the ledger rejects is set
 aside in the spool. Only if the spool itself cannot be written are events lost, with an error log.
 """
@@ -65,7 +65,12 @@ class LedgerSink:
     def handle(self, batch: Sequence[tuple[UsageEvent, Any]]) -> None:
         events = [event for event, _ctx in batch]
         with self._lock:
-            if time.monotonic() < self._rest_until or not self._replay():
+            if self._closed:
+                # After close (a stream read to its end after shutdown): the ledger is closed, so
+                # the events wait in the spool for the next process, like an outage's.
+                self._spool(events)
+                self.spool.close()
+            elif time.monotonic() < self._rest_until or not self._replay():
                 self._spool(events)  # the store is down: keep the order, oldest first
             else:
                 self._write(events)
