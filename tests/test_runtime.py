@@ -188,3 +188,39 @@ def test_an_event_submitted_after_close_reaches_the_sinks():
     processor.submit(_event("late"))
     assert [e.id for e in sink.events] == ["late"]
     assert not processor._buffer  # nothing is left behind where no thread will ever look
+
+
+def test_one_track_scope_object_can_be_entered_again_while_open():
+    support = GenOps.track(team="support")
+    with support:
+        with support:
+            assert context.current().team == "support"
+        assert context.current().team == "support"
+    assert context.current().team is None
+
+
+def test_one_track_scope_object_shared_by_threads_exits_each_entry_in_its_own_thread():
+    shared = GenOps.track(team="support")
+    inside, leave, seen, failures = threading.Barrier(2), threading.Event(), [], []
+
+    def work(project):
+        try:
+            with context.scope(project=project), shared:
+                inside.wait()
+                if project == "a":
+                    leave.wait()  # "a" entered first but leaves after "b"
+                seen.append((project, context.current().team, context.current().project))
+            seen.append((project, context.current().team))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            if project == "b":
+                leave.set()
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert sorted(seen, key=repr) == [("a", "support", "a"), ("a", None), ("b", "support", "b"), ("b", None)]

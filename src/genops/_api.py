@@ -19,31 +19,36 @@ _NOOP_TRACER = trace.NoOpTracer()
 class TrackScope:
     """An attribution scope with a span; usable with `with` and `async with`."""
 
-    __slots__ = ("_span_cm", "_token", "span", "values")
+    __slots__ = ("_open", "span", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
-        self._token: Any = None
-        self._span_cm: Any = None
+        # (attribution set, its token, span manager) per entry still open: one scope object may
+        # be entered again before it exits (nested, or from other threads and tasks).
+        self._open: list[tuple[Any, Any, Any]] = []
         self.span: Any = None
 
     def __enter__(self) -> Self:
         attribution = context.current().merged(**self.values)
-        self._token = context.set_attribution(attribution)
+        token = context.set_attribution(attribution)
         rt = get_runtime()
         tracer = rt.telemetry.tracer if rt is not None else _NOOP_TRACER
         name = self.values.get("operation") or "genops.track"
         effective = attribution.under(rt.defaults) if rt is not None else attribution
         attrs = {f"genops.{k}": v for k, v in effective.as_dict().items()}
-        self._span_cm = tracer.start_as_current_span(str(name), attributes=attrs)
-        self.span = self._span_cm.__enter__()
+        span_cm = tracer.start_as_current_span(str(name), attributes=attrs)
+        self.span = span_cm.__enter__()
+        self._open.append((attribution, token, span_cm))
         return self
 
     def __exit__(self, *exc: object) -> None:
+        here = context.current()  # the attribution this context's innermost entry set
+        i = next((i for i in range(len(self._open) - 1, -1, -1) if self._open[i][0] is here), len(self._open) - 1)
+        _attribution, token, span_cm = self._open.pop(i)
         try:
-            self._span_cm.__exit__(*exc)
+            span_cm.__exit__(*exc)
         finally:
-            context.reset_attribution(self._token)
+            context.reset_attribution(token)
 
     async def __aenter__(self) -> Self:
         return self.__enter__()
