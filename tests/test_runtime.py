@@ -224,3 +224,19 @@ def test_one_track_scope_object_shared_by_threads_exits_each_entry_in_its_own_th
         t.join()
     assert failures == []
     assert sorted(seen, key=repr) == [("a", "support", "a"), ("a", None), ("b", "support", "b"), ("b", None)]
+
+
+def test_track_usage_refuses_generator_functions_instead_of_losing_attribution():
+    import pytest
+
+    from genops import track_usage
+
+    def stream_answers():
+        yield "a"
+
+    async def astream_answers():
+        yield "a"
+
+    for func in (stream_answers, astream_answers):
+        with pytest.raises(TypeError, match="use `with GenOps.track"):
+            track_usage(team="x")(func)

@@ -96,7 +96,17 @@ def extract(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def decorate(make_scope: Callable[[], Any], func: F) -> F:
-    """Wrap sync, async and generator functions so each call runs inside `make_scope()`."""
+    """Wrap sync and async functions so each call runs inside `make_scope()`.
+
+    Generator functions are refused: their body runs after the call returns, outside the scope,
+    and a scope held open across `yield` would leak into the consumer. Use `with GenOps.track(...)`
+    inside the generator instead.
+    """
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        raise TypeError(
+            f"track_usage cannot decorate the generator function {func.__qualname__!r}: "
+            "use `with GenOps.track(...)` inside it"
+        )
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
