@@ -275,3 +275,28 @@ def test_a_client_used_before_init_is_governed_after_it(genops_runtime, server):
     client.chat.completions.create(model="gpt-4-turbo", messages=MESSAGES)
     [event] = events(rt)
     assert event.cost.total == Decimal("0.025")
+
+
+def test_raw_response_stream_is_metered_when_parsed(rt, client, server):
+    """LangChain (include_response_headers) streams through `with_raw_response` and `.parse()`."""
+    server.set_usage(model="gpt-4-turbo", input_tokens=1000, output_tokens=500)
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4-turbo", messages=MESSAGES, stream=True, stream_options={"include_usage": True})
+    assert raw.headers  # still the SDK's raw response
+    chunks = list(raw.parse())
+    assert chunks
+    [event] = events(rt)
+    assert (event.status, event.usage.provenance, event.cost.total) == ("ok", "reported", Decimal("0.025"))
+
+
+def test_async_raw_response_stream_is_metered_when_parsed(rt, aclient, server):
+    server.set_usage(model="gpt-4-turbo", input_tokens=100, output_tokens=50)
+
+    async def main():
+        raw = await aclient.chat.completions.with_raw_response.create(
+            model="gpt-4-turbo", messages=MESSAGES, stream=True, stream_options={"include_usage": True})
+        return [c async for c in raw.parse()]
+
+    assert asyncio.run(main())
+    [event] = events(rt)
+    assert (event.status, event.cost.total) == ("ok", Decimal("0.0025"))

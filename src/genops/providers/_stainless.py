@@ -19,7 +19,7 @@ from .. import pipeline
 from .._guard import guarded
 from ..events import Usage
 from ._patch import Instrumentation
-from ._streams import AsyncStream, StreamMeter, SyncStream
+from ._streams import StreamMeter, metered_stream
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def sync_request(adapter: Adapter) -> Callable[..., Any]:
             raise
         call.release()
         if kwargs.get("stream"):
-            return SyncStream(result, call, adapter.meter(kind, body))
+            return metered_stream(result, call, adapter.meter(kind, body), is_async=False)
         _finish(adapter, call, kind, result)
         return result
 
@@ -106,7 +106,7 @@ def async_request(adapter: Adapter) -> Callable[..., Any]:
             raise
         call.release()
         if kwargs.get("stream"):
-            return AsyncStream(result, call, adapter.meter(kind, body))
+            return metered_stream(result, call, adapter.meter(kind, body), is_async=True)
         _finish(adapter, call, kind, result)
         return result
 

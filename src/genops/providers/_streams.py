@@ -6,6 +6,7 @@ A `StreamMeter` sees every item and turns what it saw into a `Usage` at the end.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Protocol, Self
 
 import wrapt
@@ -117,3 +118,40 @@ class AsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def __del__(self) -> None:
         _end(self._self_call, self._self_meter, complete=False)
+
+
+class RawStreamResponse(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A streamed call made through `with_raw_response` / `with_streaming_response`: the SDK
+    returns a response object whose `parse()` gives the stream, so that stream is metered."""
+
+    def __init__(self, wrapped: Any, call: Call, meter: StreamMeter) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_meter = meter
+        self._self_stream: Any = None
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if inspect.isawaitable(parsed):  # an async streaming response
+            return self._self_parse_async(parsed)
+        return self._self_metered(parsed)
+
+    async def _self_parse_async(self, parsed: Any) -> Any:
+        return self._self_metered(await parsed)
+
+    def _self_metered(self, stream: Any) -> Any:
+        if self._self_stream is None:
+            proxy = AsyncStream if hasattr(stream, "__anext__") else SyncStream
+            self._self_stream = proxy(stream, self._self_call, self._self_meter)
+        return self._self_stream
+
+    def __del__(self) -> None:
+        if self._self_stream is None:  # never parsed (read as raw lines, or dropped): estimated
+            _end(self._self_call, self._self_meter, complete=False)
+
+
+def metered_stream(result: Any, call: Call, meter: StreamMeter, *, is_async: bool) -> Any:
+    """The proxy that meters a streamed call's result (a stream, or a raw response holding one)."""
+    if hasattr(result, "parse") and not hasattr(result, "__next__") and not hasattr(result, "__anext__"):
+        return RawStreamResponse(result, call, meter)
+    return (AsyncStream if is_async else SyncStream)(result, call, meter)
