@@ -20,6 +20,7 @@ writes the ledger and emits spans and metrics off the calling thread.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 # Set while a provider call is in flight: nested layers (a framework over an SDK) and the
 # baggage injector read it.
 _active: ContextVar[Call | None] = ContextVar("genops_active_call", default=None)
+_closing = threading.Lock()  # makes "record once" atomic per call
 
 
 class Call:
@@ -123,9 +125,10 @@ class Call:
         return self._close(Usage(input_tokens=0, output_tokens=0, provenance="unavailable"), None, "blocked", type(exc).__name__)
 
     def _close(self, usage: Usage, response_model: str | None, status: Any, error_type: str | None) -> UsageEvent | None:
-        if self.done:
-            return None
-        self.done = True
+        with _closing:  # a stream may be ended by two threads at once (close() racing __del__)
+            if self.done:
+                return None
+            self.done = True
         self.release()
         event = None
         with guarded("pipeline.close"):
